@@ -1,0 +1,1 @@
+"""Importable helpers for tests (also from verifier worker processes)."""

@@ -1,0 +1,180 @@
+"""Table-driven cases for the math verifier: one table per category, negatives and hedges included."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from verifiers import Verdict, get_verifier
+from verifiers.math import verify_math
+from verifiers.math_extract import extract_answer
+
+B = r"\boxed"
+
+EXTRACTION = [
+    # (completion, expected extracted text or None)
+    (r"Thus the result is \boxed{\frac{3}{4}}.", r"\frac{3}{4}"),
+    (r"First \boxed{2}. On reflection, \boxed{3}", "3"),
+    (r"\fbox{7}", "7"),
+    (r"The answer is $\frac{1}{2}$.", r"\frac{1}{2}"),
+    ("Final answer: 42", "42"),
+    ("Janet has 3 + 4 = 7 eggs.\n#### 7", "7"),
+    ("<answer>12</answer>", "12"),
+    (r"<answer>so \boxed{12}</answer>", "12"),
+    ("<think>maybe 5</think>The answer is 6.", "6"),
+    ("reasoning</think>\\boxed{9}", "9"),  # the template opened <think> in the prompt
+    ("<think>never closed, answer is 5", None),
+    ("3/4", "3/4"),
+    ("x = 2", "x = 2"),
+    ("So the total cost is 3 * 4 = 12 dollars.", "12"),
+    ("She could have 3 or 4 apples.", "3 or 4"),
+    ("The value is 2.5.", "2.5"),
+    ("I cannot solve this.", None),
+    (r"\boxed{1} or \boxed{2}", "1 or 2"),
+    (r"\boxed{1}, \boxed{2}", "1, 2"),
+]
+
+
+@pytest.mark.parametrize("completion, expected", EXTRACTION)
+def test_extraction(completion, expected):
+    found = extract_answer(completion)
+    assert (found.text if found else None) == expected
+
+
+def case(completion: str, reference: str, score: float | None, note: str = ""):
+    return pytest.param(completion, reference, score, id=note or f"{completion[:30]}|{reference[:15]}")
+
+
+EQUIVALENCE = [
+    # integers, decimals, separators
+    case(f"{B}{{42}}", "42", 1.0), case(f"{B}{{-42}}", "42", 0.0, "sign"), case(f"{B}{{43}}", "42", 0.0),
+    case(f"{B}{{2.50}}", "2.5", 1.0), case(f"{B}{{2.54}}", "2.5", 0.0, "decimal answer not rounded"),
+    case(f"{B}{{1,234}}", "1234", 1.0), case(f"{B}{{1\\,234}}", "1234", 1.0), case(f"{B}{{1{{,}}234}}", "1234", 1.0),
+    case(f"{B}{{1,234,567}}", "1234567", 1.0), case(f"{B}{{1,235}}", "1234", 0.0),
+    # fractions and mixed numbers
+    case(f"{B}{{\\frac{{3}}{{4}}}}", "0.75", 1.0), case(f"{B}{{\\dfrac{{6}}{{8}}}}", "3/4", 1.0),
+    case(f"{B}{{\\frac12}}", "0.5", 1.0), case(f"{B}{{\\tfrac{{1}}{{3}}}}", "\\frac{1}{3}", 1.0),
+    case(f"{B}{{3\\frac{{1}}{{2}}}}", "7/2", 1.0, "mixed number"), case(f"{B}{{3\\frac{{1}}{{2}}}}", "3/2", 0.0),
+    case("3 1/2", "3.5", 1.0, "plain mixed number"), case(f"{B}{{\\frac{{4}}{{3}}}}", "\\frac{3}{4}", 0.0),
+    # radicals, pi, e
+    case(f"{B}{{\\frac{{\\sqrt{{2}}}}{{2}}}}", "\\frac{1}{\\sqrt2}", 1.0), case("sqrt(2)/2", "\\frac{\\sqrt{2}}{2}", 1.0),
+    case(f"{B}{{\\sqrt[3]{{8}}}}", "2", 1.0), case(f"{B}{{2\\sqrt{{3}}}}", "\\sqrt{12}", 1.0),
+    case(f"{B}{{\\sqrt{{3}}}}", "\\sqrt{2}", 0.0), case(f"{B}{{2\\pi}}", "2\\pi", 1.0), case(f"{B}{{\\pi}}", "3.14", 1.0, "decimal ref rounds"),
+    case(f"{B}{{3.14}}", "\\pi", 0.0, "decimal answer to exact ref"), case(f"{B}{{e^2}}", "\\exp(2)", 1.0),
+    # scientific notation, percentages
+    case(f"{B}{{1.5\\times 10^{{3}}}}", "1500", 1.0), case("1.5e3", "1500", 1.0), case(f"{B}{{1.5\\times10^{{4}}}}", "1500", 0.0),
+    case(f"{B}{{50\\%}}", "50", 1.0), case(f"{B}{{50\\%}}", "0.5", 1.0), case(f"{B}{{0.5}}", "50\\%", 1.0),
+    case("The answer is 25 percent.", "25\\%", 1.0), case(f"{B}{{40\\%}}", "0.5", 0.0),
+    # units and wrappers
+    case(f"{B}{{12\\text{{ cm}}}}", "12", 1.0), case(f"{B}{{30^\\circ}}", "30", 1.0), case(f"{B}{{30^{{\\circ}}}}", "30^\\circ", 1.0),
+    case(f"{B}{{\\$12.50}}", "12.5", 1.0), case("The answer is 5 apples.", "5", 1.0), case(f"{B}{{\\text{{12 cm}}^2}}", "12", 1.0),
+    case(f"{B}{{13\\text{{ cm}}}}", "12", 0.0),
+    # symbolic expressions, LaTeX and plain text
+    case("cos(x)^2", "\\cos^2 x", 1.0), case(f"{B}{{2x+1}}", "1+2x", 1.0), case("2*x+1", "2x+1", 1.0),
+    case("exp(x)", "e^x", 1.0), case("abs(x)", "|x|", 1.0), case(f"{B}{{x^2-1}}", "(x-1)(x+1)", 1.0),
+    case(f"{B}{{\\sin^2 x + \\cos^2 x}}", "1", 1.0), case(f"{B}{{\\sin x}}", "\\cos x", 0.0, "function names"),
+    case(f"{B}{{\\ln x}}", "\\log_2 x", 0.0), case(f"{B}{{X+1}}", "x+1", 0.0, "case"), case(f"{B}{{|x|}}", "x", 0.0),
+    case(f"{B}{{\\sqrt{{x^2}}}}", "x", 0.0), case(f"{B}{{xy}}", "yx", 1.0), case(f"{B}{{x^2}}", "xy", 0.0),
+    # equations vs values
+    case("x=2", "2", 1.0), case(f"{B}{{2=x}}", "2", 1.0), case(f"{B}{{x=3}}", "2", 0.0),
+    case(f"{B}{{y=1+2x}}", "y=2x+1", 1.0), case(f"{B}{{2y=4x+2}}", "y=2x+1", 1.0), case(f"{B}{{y=2x-1}}", "y=2x+1", 0.0),
+    case(f"{B}{{2}}", "x=2", 1.0),
+    # inequalities and intervals
+    case(f"{B}{{x>2}}", "(2,\\infty)", 1.0), case(f"{B}{{x\\ge 2}}", "(2,\\infty)", 0.0), case(f"{B}{{[1,3)}}", "[1,3)", 1.0),
+    case(f"{B}{{(1,3]}}", "[1,3)", 0.0), case(f"{B}{{1 < x \\le 3}}", "(1,3]", 1.0),
+    case(f"{B}{{(-\\infty,1)\\cup(2,\\infty)}}", "x<1 \\text{ or } x>2", 1.0),
+    case(f"{B}{{(-\\infty,1]\\cup(2,\\infty)}}", "(-\\infty,1)\\cup(2,\\infty)", 0.0),
+    # sets and tuples
+    case(f"{B}{{\\{{2,1\\}}}}", "\\{1,2\\}", 1.0), case(f"{B}{{(2,1)}}", "(1,2)", 0.0, "tuple order"),
+    case(f"{B}{{(1,2)}}", "(1,2)", 1.0), case(f"{B}{{3, 1, 2}}", "1, 2, 3", 1.0), case(f"{B}{{1, 2}}", "1, 2, 3", 0.0),
+    case(f"{B}{{\\left( 3, \\frac{{\\pi}}{{2}} \\right)}}", "\\left( 3, \\frac{\\pi}{2} \\right)", 1.0),
+    case(f"{B}{{\\emptyset}}", "\\varnothing", 1.0),
+    # matrices
+    case(f"{B}{{\\begin{{pmatrix}} 1 \\\\ 2 \\end{{pmatrix}}}}", "\\begin{bmatrix}1\\\\2\\end{bmatrix}", 1.0),
+    case(f"{B}{{\\begin{{pmatrix}} 1 & 2 \\\\ 3 & 4 \\end{{pmatrix}}}}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", 1.0),
+    case(f"{B}{{\\begin{{pmatrix}} 1 & 3 \\\\ 2 & 4 \\end{{pmatrix}}}}", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", 0.0),
+    case(f"{B}{{(1, 2)}}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", 1.0, "vector as tuple"),
+    # complex numbers
+    case(f"{B}{{3+4i}}", "3+4i", 1.0), case(f"{B}{{4i+3}}", "3+4i", 1.0), case(f"{B}{{3-4i}}", "3+4i", 0.0),
+    case(f"{B}{{e^{{i\\pi}}}}", "-1", 1.0),
+    # numeric tolerance
+    case(f"{B}{{1/3}}", "0.33", 1.0), case(f"{B}{{0.33}}", "\\frac13", 0.0), case(f"{B}{{0.1+0.2}}", "0.3", 1.0),
+    # integrity: hedges, guess lists, several answers
+    case("It is either 1 or 2.", "1", 0.0, "hedge in prose"), case(f"{B}{{1 \\text{{ or }} 2}}", "1", 0.0),
+    case(f"{B}{{1, 2}}", "1", 0.0, "guess list"), case(f"{B}{{2}} or {B}{{3}}", "2", 0.0, "two boxes"),
+    case(f"{B}{{\\pm 2}}", "2", 0.0), case(f"{B}{{\\pm 2}}", "\\pm 2", 1.0), case(f"{B}{{2, -2}}", "\\pm 2", 1.0),
+    case("x = 1 or x = 2", "1", 0.0), case("x = 1 or x = 2", "1, 2", 1.0), case("x = 1 or x = 2", "\\{1,2\\}", 1.0),
+    case(f"{B}{{2}} and {B}{{2}}", "2", 1.0, "same box twice"), case(f"First {B}{{3}}.\nSo finally {B}{{2}}", "2", 1.0),
+    case(f"{B}{{\\text{{the answer is correct}}}}", "5", 0.0), case(f"{B}{{\\text{{any}}}}", "7", 0.0),
+    # thinking
+    case(f"<think>{B}{{5}}</think> The answer is 4.", "5", 0.0), case(f"<think>maybe 4</think> {B}{{5}}", "5", 1.0),
+    case("<think>still going, 5", "5", None), case("I am not sure.", "5", None),
+    # text answers
+    case(f"{B}{{\\text{{Tuesday}}}}", "Tuesday", 1.0), case(f"{B}{{\\text{{Monday}}}}", "Tuesday", 0.0),
+]
+
+
+@pytest.mark.parametrize("completion, reference, score", EQUIVALENCE)
+def test_equivalence(completion, reference, score):
+    verdict = verify_math(completion, reference)
+    if score is None:
+        assert verdict.status == "no_answer", verdict
+    else:
+        assert verdict.status == "ok" and verdict.score == score, verdict
+
+
+ADVERSARIAL = [
+    r"\boxed{9^{9^{9^{9}}}}",
+    r"\boxed{10^{10^{10^{10}}}}",
+    r"\boxed{" + "(" * 3000 + "1" + ")" * 3000 + "}",
+    r"\boxed{" + r"\frac{1}{" * 600 + "2" + "}" * 600 + "}",
+    r"\boxed{100000000!}",
+    r"\boxed{" + "9" * 5000 + "}",
+    r"\boxed{(x+1)^{100000}}",
+]
+
+
+@pytest.mark.parametrize("completion", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
+def test_adversarial_inputs_end_quickly(completion):
+    start = time.perf_counter()
+    verdict = verify_math(completion, "1")
+    assert time.perf_counter() - start < 2.0
+    assert verdict.score == 0.0 and verdict.status in ("ok", "timeout"), verdict
+
+
+def test_completion_is_parsed_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = f"\\boxed{{__import__('os').system('touch {marker}')}}"
+    verdict = verify_math(payload, "0")
+    assert not marker.exists()
+    assert verdict.score == 0.0
+
+
+def test_invalid_and_empty_reference():
+    assert verify_math(f"{B}{{1}}", "").status == "invalid_reference"
+    assert verify_math(f"{B}{{1}}", r"\frac{1}{").status == "invalid_reference"
+    # The same unparseable text on both sides is still recognised.
+    assert verify_math(r"\boxed{\weird{1}}", r"\weird{1}").score == 1.0
+
+
+def test_reference_may_be_a_worked_solution_or_a_number():
+    assert verify_math(f"{B}{{6}}", r"Add them: $2+4=\boxed{6}$.").score == 1.0
+    assert verify_math(f"{B}{{6}}", 6).score == 1.0
+
+
+def test_registered_and_typed():
+    verdict = get_verifier("math")(f"{B}{{2}}", "2")
+    assert isinstance(verdict, Verdict) and verdict.extracted == "2"
+
+
+# Independent reference: on ordinary answers math-verify and rlvr must agree with the labels.
+PLAIN = [(f"{B}{{\\frac{{1}}{{2}}}}", "0.5", True), (f"{B}{{3}}", "3", True), (f"{B}{{4}}", "3", False),
+         (f"{B}{{\\sqrt{{2}}}}", "\\sqrt{2}", True), (f"{B}{{x+1}}", "1+x", True), (f"{B}{{(1,2)}}", "(1,2)", True)]
+
+
+@pytest.mark.parametrize("completion, reference, label", PLAIN)
+def test_agrees_with_math_verify_on_ordinary_answers(completion, reference, label):
+    math_verify = pytest.importorskip("math_verify")
+    theirs = math_verify.verify(math_verify.parse(f"${reference}$"), math_verify.parse(completion))
+    assert theirs == label  # the label is right by an independent judge
+    assert (verify_math(completion, reference).score == 1.0) == label

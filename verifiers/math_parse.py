@@ -1,0 +1,509 @@
+"""Parse a final answer, LaTeX or plain text, into sympy values — without executing it.
+
+A hand-written tokenizer and Pratt parser build sympy objects directly (no
+``eval``, no ``parse_expr``), so a completion can never run code. The same
+grammar reads ``\\frac{\\sqrt{2}}{2}`` and ``sqrt(2)/2``, ``\\cos^2 x`` and
+``cos(x)^2``. Shapes beyond a single expression are small frozen records:
+
+    Relation  x = 2, 1 < x <= 3         Seq     (1, 2), [1, 3), \\{1, 2\\}, "1, 2"
+    Alternatives  "1 or 2", "\\pm 3"     Union   (-oo, 1) \\cup (2, oo)
+    Percent  50\\%                       Text    an answer that is not mathematics
+
+Work is bounded: nesting depth, token count and the size of exact integer
+powers and factorials are capped, raising ``BudgetExceeded`` early instead of
+letting sympy grind on an adversarial input.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import sympy
+
+from verifiers.math_normalize import normalize
+
+MAX_TOKENS = 4000
+MAX_DEPTH = 120
+MAX_NUMBER_DIGITS = 4000  # Python refuses int(str) beyond 4300 digits anyway
+MAX_EXACT_DIGITS = 20_000  # exact integer results beyond this stay unevaluated
+
+
+class ParseError(ValueError):
+    pass
+
+
+class BudgetExceeded(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Relation:
+    parts: tuple      # sympy expressions
+    ops: tuple        # "=", "<", "<=", ">", ">=", "!="
+
+
+@dataclass(frozen=True)
+class Seq:
+    items: tuple
+    brackets: str     # "()", "[]", "(]", "[)", "{}" for a set, "" for a bare list
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    items: tuple      # "a or b": several candidate answers
+
+
+@dataclass(frozen=True)
+class Union:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Percent:
+    value: sympy.Expr  # 50% -> Percent(50)
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+# ---------------------------------------------------------------- tokens
+_TOKEN_RE = re.compile(
+    r"(?P<ws>\s+)"
+    r"|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+(?![A-Za-z]))?)"
+    r"|(?P<cmd>\\(?:[A-Za-z]+|\\|[{}|,;:! %&]))"
+    r"|(?P<word>[A-Za-z]+)"
+    r"|(?P<op>\*\*|<=|>=|!=|=<|=>|[-+*/^!=<>,|_&()\[\]{}%'])"
+)
+_FUNCTIONS = {
+    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec,
+    "csc": sympy.csc, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
+    "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan, "sinh": sympy.sinh,
+    "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp, "ln": sympy.log, "log": sympy.log,
+    "sqrt": sympy.sqrt, "abs": sympy.Abs, "floor": sympy.floor, "ceil": sympy.ceiling,
+    "lfloor": sympy.floor, "lceil": sympy.ceiling,
+}
+_INVERSE = {"sin": sympy.asin, "cos": sympy.acos, "tan": sympy.atan}
+_CONSTANTS = {"pi": sympy.pi, "infty": sympy.oo, "infinity": sympy.oo, "inf": sympy.oo, "oo": sympy.oo}
+_WORDS = sorted(list(_FUNCTIONS) + list(_CONSTANTS) + ["or", "and"], key=len, reverse=True)
+_GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
+    "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
+    "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega",
+}
+_RELATIONS = {
+    "=": "=", "<": "<", ">": ">", "<=": "<=", "=<": "<=", ">=": ">=", "=>": ">=", "!=": "!=",
+    r"\le": "<=", r"\leq": "<=", r"\leqslant": "<=", r"\ge": ">=", r"\geq": ">=", r"\geqslant": ">=",
+    r"\lt": "<", r"\gt": ">", r"\neq": "!=", r"\ne": "!=",
+}
+_MULT = {"*", r"\cdot", r"\times", r"\ast"}
+_OPENERS = {"(": ")", "[": "]", "{": "}", r"\{": r"\}"}
+_CLOSERS = {")", "]", "}", r"\}"}
+
+
+def tokenize(text: str) -> list[str]:
+    tokens: list[str] = []
+    pos = 0
+    while pos < len(text):
+        m = _TOKEN_RE.match(text, pos)
+        if m is None:
+            raise ParseError(f"unexpected character {text[pos]!r}")
+        pos = m.end()
+        kind = m.lastgroup
+        if kind == "ws":
+            continue
+        if kind == "word" and tokens[-2:-1] in ([r"\begin"], [r"\end"], [r"\operatorname"]):
+            tokens.append(m.group())  # an environment or operator name, not a product
+        elif kind == "word":
+            tokens.extend(_split_word(m.group()))
+        elif kind == "cmd" and m.group() in (r"\,", r"\;", r"\:", r"\!", r"\ ", r"\quad", r"\qquad"):
+            continue
+        else:
+            tokens.append(m.group())
+        if len(tokens) > MAX_TOKENS:
+            raise BudgetExceeded(f"answer longer than {MAX_TOKENS} tokens")
+    return tokens
+
+
+def _split_word(word: str) -> list[str]:
+    """'xy' -> x, y; 'sinx' -> sin, x; a long unknown word is prose, not maths."""
+    if word in _WORDS or word in _GREEK:
+        return [word]
+    out, i = [], 0
+    while i < len(word):
+        known = next((w for w in _WORDS if word.startswith(w, i) and w not in ("or", "and")), None)
+        out.append(known or word[i])
+        i += len(known) if known else 1
+    if sum(len(t) == 1 for t in out) > 3:
+        raise ParseError(f"{word!r} reads as prose, not as a product of variables")
+    return out
+
+
+# ---------------------------------------------------------------- top level
+def parse_answer(text: str):
+    """Parse one final answer into a sympy expression or one of the records above."""
+    text = normalize(text)
+    if not text:
+        raise ParseError("empty answer")
+    if r"\pm" in text or r"\mp" in text:
+        plus, minus = text.replace(r"\mp", "-").replace(r"\pm", "+"), text.replace(r"\mp", "+").replace(r"\pm", "-")
+        return Alternatives((parse_answer(plus), parse_answer(minus)))
+    return _parse_structure(tokenize(text))
+
+
+def _split_top(tokens: list[str], is_sep) -> list[list[str]]:
+    parts, current, depth, bars = [], [], 0, 0
+    for tok in tokens:
+        if tok in _OPENERS or tok in (r"\begin",):
+            depth += 1
+        elif tok in _CLOSERS or tok == r"\end":
+            depth -= 1
+        if depth == 0 and is_sep(tok):
+            parts.append(current)
+            current = []
+        else:
+            current.append(tok)
+    parts.append(current)
+    return parts
+
+
+def _matching_close(tokens: list[str]) -> int:
+    """Index where the bracket opened at tokens[0] closes (any closer counts: intervals mix them)."""
+    depth = 0
+    for i, tok in enumerate(tokens):
+        if tok in _OPENERS:
+            depth += 1
+        elif tok in _CLOSERS:
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _parse_structure(tokens: list[str]):
+    if not tokens:
+        raise ParseError("empty answer")
+    alternatives = _split_top(tokens, lambda t: t in ("or", r"\lor", r"\vee"))
+    if len(alternatives) > 1:
+        return Alternatives(tuple(_parse_structure(p) for p in alternatives))
+    union = _split_top(tokens, lambda t: t == r"\cup")
+    if len(union) > 1:
+        return Union(tuple(_parse_structure(p) for p in union))
+    items = _split_top(tokens, lambda t: t in (",", ";", "and"))
+    if len(items) > 1:
+        return Seq(tuple(_parse_structure(p) for p in items), "")
+    relation = _split_top(tokens, lambda t: t in _RELATIONS or t == r"\in")
+    if len(relation) > 1:
+        return _relation(tokens, relation)
+    if tokens[0] in _OPENERS and _matching_close(tokens) == len(tokens) - 1:
+        inner = tokens[1:-1]
+        brackets = tokens[0][-1] + tokens[-1][-1]
+        if brackets == "{}" and tokens[0] == "{":  # a plain TeX group, not a set
+            return _parse_structure(inner)
+        parts = _split_top(inner, lambda t: t in (",", ";"))
+        if brackets == "{}" or len(parts) > 1:
+            return Seq(tuple(_parse_structure(p) for p in parts if p or brackets != "{}"), brackets)
+    if tokens[-1] in ("%", r"\%"):
+        return Percent(_Expr(tokens[:-1]).parse())
+    return _Expr(tokens).parse()
+
+
+def _relation(tokens: list[str], parts: list[list[str]]):
+    ops = [_RELATIONS.get(t, t) for t in _top_level_tokens(tokens) if t in _RELATIONS or t == r"\in"]
+    if r"\in" in ops:  # "x \in [1, 2)" -> the set itself
+        return _parse_structure(parts[-1])
+    return Relation(tuple(_Expr(p).parse() for p in parts), tuple(ops))
+
+
+def _top_level_tokens(tokens: list[str]) -> list[str]:
+    depth, out = 0, []
+    for tok in tokens:
+        if tok in _OPENERS:
+            depth += 1
+        elif tok in _CLOSERS:
+            depth -= 1
+        elif depth == 0:
+            out.append(tok)
+    return out
+
+
+# ---------------------------------------------------------------- expressions
+_BP_ADD, _BP_MUL, _BP_IMPLICIT, _BP_UNARY = 10, 20, 22, 25
+
+
+class _Expr:
+    """Pratt parser over one expression's tokens."""
+
+    def __init__(self, tokens: list[str]):
+        self.tokens = tokens
+        self.pos = 0
+        self.depth = 0
+        self.in_abs = 0
+
+    def parse(self) -> sympy.Expr:
+        if not self.tokens:
+            raise ParseError("empty expression")
+        value = self.expr(0)
+        if self.pos != len(self.tokens):
+            raise ParseError(f"unexpected {self.tokens[self.pos]!r}")
+        return value
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or (expected is not None and tok != expected):
+            raise ParseError(f"expected {expected or 'more'}, found {tok!r}")
+        self.pos += 1
+        return tok
+
+    def expr(self, min_bp: int) -> sympy.Expr:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise BudgetExceeded(f"nesting deeper than {MAX_DEPTH}")
+        try:
+            left = self.prefix()
+            while (tok := self.peek()) is not None:
+                if tok in ("+", "-") and min_bp < _BP_ADD:
+                    self.take()
+                    right = self.expr(_BP_ADD)
+                    left = left + right if tok == "+" else left - right
+                elif (tok in _MULT or tok in ("/", r"\div")) and min_bp < _BP_MUL:
+                    self.take()
+                    right = self.expr(_BP_MUL)
+                    left = left * right if tok in _MULT else _divide(left, right)
+                elif self.starts_atom(tok) and min_bp < _BP_IMPLICIT:
+                    left = left * self.expr(_BP_IMPLICIT)
+                elif tok in ("%", r"\%"):
+                    self.take()
+                    left = left / 100
+                else:
+                    break
+            return left
+        finally:
+            self.depth -= 1
+
+    def starts_atom(self, tok: str) -> bool:
+        if tok == "|" or tok in (r"\vert", r"\lvert", r"\rvert", r"\mid"):
+            return not self.in_abs
+        if tok in ("(", "{", r"\frac", r"\sqrt", r"\binom", r"\begin", r"\lfloor", r"\lceil", r"\operatorname"):
+            return True
+        if tok[0].isdigit() or tok[0] == ".":
+            return True
+        if tok[0].isalpha():
+            return tok not in ("or", "and", "U")
+        return tok.startswith("\\") and (tok[1:] in _FUNCTIONS or tok[1:] in _CONSTANTS or tok[1:] in _GREEK)
+
+    def prefix(self) -> sympy.Expr:
+        tok = self.peek()
+        if tok in ("-", "+"):
+            self.take()
+            operand = self.expr(_BP_UNARY)
+            return -operand if tok == "-" else operand
+        return self.postfix(self.atom())
+
+    def postfix(self, base: sympy.Expr) -> sympy.Expr:
+        while (tok := self.peek()) is not None:
+            if tok in ("^", "**"):
+                self.take()
+                base = _power(base, self.exponent())
+            elif tok == "!":
+                self.take()
+                base = _factorial(base)
+            elif tok == "'":
+                raise ParseError("derivative marks are not supported")
+            else:
+                return base
+        return base
+
+    def exponent(self) -> sympy.Expr:
+        if self.peek() in ("-", "+"):
+            sign = -1 if self.take() == "-" else 1
+            return sign * self.exponent()
+        return self.atom()
+
+    def group(self) -> sympy.Expr:
+        """A TeX argument: ``{...}`` or a single token (``\\frac12``)."""
+        if self.peek() == "{":
+            self.take()
+            value = self.expr(0)
+            self.take("}")
+            return value
+        tok = self.peek()
+        if tok is not None and tok[0].isdigit() and len(tok) > 1 and tok.isdigit():
+            self.tokens[self.pos] = tok[1:]  # \frac12: each argument is one digit
+            return sympy.Integer(tok[0])
+        return self.atom()
+
+    def atom(self) -> sympy.Expr:
+        tok = self.take()
+        if tok[0].isdigit() or tok[0] == ".":
+            return self.mixed_number(_number(tok))
+        if tok in ("(", "{", "["):
+            close = {"(": ")", "{": "}", "[": "]"}[tok]
+            value = self.expr(0)
+            self.take(close)
+            return value
+        if tok in ("|", r"\vert", r"\lvert", r"\mid"):
+            self.in_abs += 1
+            value = self.expr(0)
+            self.in_abs -= 1
+            if self.take() not in ("|", r"\vert", r"\rvert", r"\mid"):
+                raise ParseError("unclosed absolute value")
+            return sympy.Abs(value)
+        if tok == r"\frac":
+            numerator = self.group()
+            return _divide(numerator, self.group())
+        if tok == r"\binom":
+            n = self.group()
+            return sympy.binomial(n, self.group())
+        if tok == r"\sqrt":
+            if self.peek() == "[":
+                self.take()
+                index = self.expr(0)
+                self.take("]")
+                return sympy.root(self.group(), index)
+            return sympy.sqrt(self.group())
+        if tok == r"\begin":
+            return self.matrix()
+        if tok == r"\operatorname":
+            name = "".join(self.raw_group())
+            return self.function(name)
+        if tok in (r"\lfloor", r"\lceil"):
+            value = self.expr(0)
+            self.take(r"\rfloor" if tok == r"\lfloor" else r"\rceil")
+            return sympy.floor(value) if tok == r"\lfloor" else sympy.ceiling(value)
+        name = tok[1:] if tok.startswith("\\") else tok
+        if name in _FUNCTIONS:
+            return self.function(name)
+        if name in _CONSTANTS:
+            return _CONSTANTS[name]
+        if tok.startswith("\\") and name not in _GREEK:
+            raise ParseError(f"unsupported command {tok}")
+        if not name.isalpha():
+            raise ParseError(f"unexpected {tok!r}")
+        return self.symbol(name, latex=tok.startswith("\\"))
+
+    def symbol(self, name: str, latex: bool) -> sympy.Expr:
+        if self.peek() == "_":
+            self.take()
+            sub = self.raw_group()
+            return sympy.Symbol(f"{name}_{''.join(sub)}")
+        if not latex and name == "e":
+            return sympy.E
+        if not latex and name == "i":
+            return sympy.I
+        return sympy.Symbol(name)
+
+    def raw_group(self) -> list[str]:
+        if self.peek() != "{":
+            return [self.take()]
+        self.take()
+        out = []
+        while self.peek() not in ("}", None):
+            out.append(self.take())
+        self.take("}")
+        return out
+
+    def function(self, name: str) -> sympy.Expr:
+        base = None
+        if name == "log" and self.peek() == "_":
+            self.take()
+            base = self.group()
+        power = None
+        if self.peek() in ("^", "**"):
+            self.take()
+            power = self.exponent()
+        if self.peek() in ("(", "{"):
+            arg = self.atom()
+        else:  # "\sin 2x": the argument is the next implicit product, up to the next function
+            arg = self.prefix()
+            while (tok := self.peek()) is not None and self.starts_atom(tok) and not _is_function(tok):
+                arg = arg * self.postfix(self.atom())
+        fn = _FUNCTIONS[name]
+        if power == -1 and name in _INVERSE:
+            return _INVERSE[name](arg)
+        value = sympy.log(arg, base) if base is not None else fn(arg)
+        return _power(value, power) if power is not None else value
+
+    def mixed_number(self, whole: sympy.Expr) -> sympy.Expr:
+        """LaTeX mixed numbers: ``3\\frac{1}{2}`` is 7/2, not 3/2."""
+        if self.peek() != r"\frac" or not (isinstance(whole, sympy.Integer) and whole >= 0):
+            return whole
+        start = self.pos
+        self.take()
+        frac = _divide(self.group(), self.group())
+        if isinstance(frac, sympy.Rational) and 0 < frac < 1:
+            return whole + frac
+        self.pos = start
+        return whole
+
+    def matrix(self) -> sympy.Expr:
+        env = "".join(self.raw_group())
+        if env not in ("pmatrix", "bmatrix", "matrix", "vmatrix", "Bmatrix", "smallmatrix", "array"):
+            raise ParseError(f"unsupported environment {env}")
+        if env == "array" and self.peek() == "{":
+            self.raw_group()  # column spec
+        rows: list[list] = [[]]
+        while True:
+            cell = []
+            while self.peek() not in ("&", r"\\", r"\end", None):
+                cell.append(self.take())
+            if cell:
+                rows[-1].append(_Expr(cell).parse())
+            sep = self.take()
+            if sep == r"\\":
+                rows.append([])
+            elif sep == r"\end":
+                self.raw_group()
+                break
+        rows = [r for r in rows if r]
+        if not rows or len({len(r) for r in rows}) != 1:
+            raise ParseError("ragged matrix")
+        matrix = sympy.ImmutableMatrix(rows)
+        return matrix.det() if env == "vmatrix" else matrix
+
+
+def _is_function(tok: str) -> bool:
+    name = tok[1:] if tok.startswith("\\") else tok
+    return name in _FUNCTIONS or tok == r"\sqrt"
+
+
+def _number(text: str) -> sympy.Expr:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise BudgetExceeded(f"number longer than {MAX_NUMBER_DIGITS} digits")
+    if "e" in text.lower():
+        mantissa, _, exponent = text.lower().partition("e")
+        return sympy.Rational(mantissa) * sympy.Integer(10) ** int(exponent)
+    return sympy.Rational(text) if "." in text else sympy.Integer(text)
+
+
+def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return a * b**-1 if b != 0 else sympy.nan
+
+
+def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
+    if not isinstance(base, sympy.Expr) or not isinstance(exponent, sympy.Expr):
+        return base**exponent  # matrices
+    if base.is_number and exponent.is_number and exponent.is_Integer:
+        size = abs(int(exponent)) * _log10_size(base)
+        if size > MAX_EXACT_DIGITS:
+            return sympy.Pow(base, exponent, evaluate=False)
+    elif base.is_number and exponent.is_number and exponent.is_Pow and not exponent.is_Rational:
+        raise BudgetExceeded("tower of powers too large to evaluate")
+    return base**exponent
+
+
+def _log10_size(value: sympy.Expr) -> float:
+    if isinstance(value, sympy.Rational):
+        return max(math.log10(abs(int(value.p)) + 1), math.log10(int(value.q) + 1))
+    return 1.0
+
+
+def _factorial(value: sympy.Expr) -> sympy.Expr:
+    if value.is_Integer and int(value) > 5000:
+        raise BudgetExceeded("factorial too large to evaluate")
+    return sympy.factorial(value)

@@ -1,0 +1,138 @@
+"""Score many completions in worker processes, each item under a hard deadline.
+
+Why processes: a verifier may hang (a giant power, a pathological simplify) and
+``signal.alarm`` works neither off the main thread nor inside Ray actors. A pebble
+process pool kills the worker that overruns and starts a fresh one, so one bad
+item costs its own deadline and nothing else. Results come back in input order.
+
+    >>> from verifiers import VerifierPool, VerifyRequest
+    >>> with VerifierPool("math", workers=2, timeout_s=5) as pool:
+    ...     [v.score for v in pool.score([VerifyRequest("\\\\boxed{1/2}", "0.5")])]
+    [1.0]
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from pebble import ProcessExpired, ProcessPool
+
+from verifiers.registry import as_verdict, get_verifier
+from verifiers.verdict import Verdict, unjudged
+
+# Modules the fork server imports once, so a worker restarted after a kill is a
+# cheap fork instead of a fresh interpreter importing sympy again.
+_PRELOAD = ["sympy", "verifiers.math"]
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """One item to judge. ``verifier`` overrides the pool's default for this item."""
+
+    completion: str
+    reference: Any
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    verifier: str | None = None
+    item_id: str | None = None
+
+
+_resolved: dict[Any, Callable[..., Any]] = {}
+
+
+def run_verifier(spec: str | Callable[..., Any], request: VerifyRequest) -> Verdict:
+    """Call one verifier on one request; its exceptions become an ``error`` verdict naming the item."""
+    label = f"item {request.item_id!r}: " if request.item_id is not None else ""
+    try:
+        fn = _resolved.get(spec) if isinstance(spec, str) else spec
+        if fn is None:
+            fn = _resolved[spec] = get_verifier(spec)
+        return as_verdict(fn(request.completion, request.reference, **dict(request.fields)))
+    except Exception as exc:  # a verifier bug is reported as such, never as a wrong answer
+        return unjudged("error", f"{label}verifier {_spec_name(spec)} raised {type(exc).__name__}: {exc}")
+
+
+def _spec_name(spec: Any) -> str:
+    return spec if isinstance(spec, str) else getattr(spec, "__qualname__", repr(spec))
+
+
+def _mp_context():
+    if sys.platform.startswith("linux"):
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class VerifierPool:
+    """A pool of verifier processes with a hard per-item deadline.
+
+    verifier:  default verifier (name, ``module:function`` or an importable callable).
+    workers:   processes; defaults to the CPU count.
+    timeout_s: wall-clock budget of one item once a worker starts it.
+    """
+
+    def __init__(self, verifier: str | Callable[..., Any] = "math", *, workers: int | None = None, timeout_s: float = 5.0):
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        if isinstance(verifier, str):
+            get_verifier(verifier)  # fail here, loudly, on a name that does not resolve
+        self.verifier = verifier
+        self.timeout_s = timeout_s
+        self.workers = workers or os.cpu_count() or 1
+        self._pool = ProcessPool(max_workers=self.workers, context=_mp_context())
+
+    def imap(self, requests: Iterable[VerifyRequest]) -> Iterator[Verdict]:
+        """Verdicts in input order; every request is submitted before the first is awaited."""
+        requests = list(requests)
+        futures = [
+            self._pool.schedule(run_verifier, args=(r.verifier or self.verifier, r), timeout=self.timeout_s)
+            for r in requests
+        ]
+        for request, future in zip(requests, futures):
+            yield self._collect(request, future)
+
+    def score(self, requests: Sequence[VerifyRequest]) -> list[Verdict]:
+        return list(self.imap(requests))
+
+    def _collect(self, request: VerifyRequest, future) -> Verdict:
+        label = f"item {request.item_id!r}" if request.item_id is not None else "item"
+        try:
+            return future.result()
+        except FutureTimeout:
+            return unjudged("timeout", f"{label} exceeded the {self.timeout_s:g}s budget; its worker was killed")
+        except ProcessExpired as exc:
+            return unjudged("error", f"{label}: verifier worker died (exit code {exc.exitcode})")
+        except Exception as exc:  # e.g. an unpicklable reference or result
+            return unjudged("error", f"{label}: {type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        self._pool.stop()
+        self._pool.join()
+
+    def __enter__(self) -> "VerifierPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def score_batch(
+    completions: Sequence[str],
+    references: Sequence[Any],
+    verifier: str | Callable[..., Any] = "math",
+    *,
+    workers: int | None = None,
+    timeout_s: float = 5.0,
+    fields: Sequence[Mapping[str, Any]] | None = None,
+) -> list[Verdict]:
+    """Judge ``completions[i]`` against ``references[i]``; one verdict per item, in order."""
+    if len(completions) != len(references):
+        raise ValueError(f"{len(completions)} completions but {len(references)} references")
+    fields = fields or [{}] * len(completions)
+    requests = [VerifyRequest(c, r, f, item_id=str(i)) for i, (c, r, f) in enumerate(zip(completions, references, fields))]
+    with VerifierPool(verifier, workers=min(workers or os.cpu_count() or 1, max(1, len(requests))), timeout_s=timeout_s) as pool:
+        return pool.score(requests)
