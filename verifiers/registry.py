@@ -53,7 +53,7 @@ def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def _import_spec(spec: str) -> Callable[..., Any]:
+def import_callable(spec: str) -> Callable[..., Any]:
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -78,7 +78,7 @@ def get_verifier(name_or_spec: str | Callable[..., Any]) -> Callable[..., Any]:
     if name in _REGISTERED:
         return _REGISTERED[name]
     if name in _BUILTINS:
-        return _import_spec(_BUILTINS[name])
+        return import_callable(_BUILTINS[name])
     eps = _entry_points()
     if name in eps:
         try:
@@ -86,7 +86,7 @@ def get_verifier(name_or_spec: str | Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:  # a broken plug-in must say which one
             raise VerifierNotFound(f"verifier {name!r}: entry point {eps[name].value!r} failed to load: {exc}") from exc
     if ":" in name:
-        return _import_spec(name)
+        return import_callable(name)
     known = ", ".join(sorted(set(_BUILTINS) | set(_REGISTERED) | set(eps)))
     raise VerifierNotFound(f"unknown verifier {name!r}; known: {known}; or pass 'module:function'")
 

@@ -1,0 +1,61 @@
+"""Named, weighted reward components declared in YAML, composed into one scalar.
+
+    rewards:
+      - {name: correct, fn: verifier, weight: 1.0}
+      - {name: format,  fn: format,   weight: 0.1}
+      - {name: length,  fn: overlong, weight: 0.0, params: {max_tokens: 64, buffer_tokens: 16}}
+
+Weight 0 means "log, don't optimise". ``fn`` is a built-in name or ``module:function``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from rewards.rules import format_reward, overlong_penalty, truncated, verifier_score
+from verifiers.registry import import_callable
+from verifiers.verdict import Verdict
+
+BUILTIN_REWARDS: dict[str, Callable[..., float]] = {
+    "verifier": verifier_score,
+    "format": format_reward,
+    "overlong": overlong_penalty,
+    "truncated": truncated,
+}
+
+
+@dataclass(frozen=True)
+class RewardComponent:
+    name: str                                   # the key under which it is logged
+    fn: str = "verifier"                        # built-in name or module:function
+    weight: float = 1.0                         # 0 = logged, not optimised
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reward:
+    total: float
+    components: Mapping[str, float]             # unweighted value of each component
+
+
+class RewardFunction:
+    """Turns (completion, verdict, sample fields) into a weighted total plus its parts."""
+
+    def __init__(self, components: Sequence[RewardComponent]):
+        if not components:
+            raise ValueError("at least one reward component is needed")
+        names = [c.name for c in components]
+        if len(set(names)) != len(names):
+            raise ValueError(f"reward component names must be unique, got {names}")
+        self.components = tuple(components)
+        self._fns = [BUILTIN_REWARDS.get(c.fn) or import_callable(c.fn) for c in components]
+
+    def __call__(self, completion: str, verdict: Verdict | None, **fields: Any) -> Reward:
+        values = {}
+        for component, fn in zip(self.components, self._fns):
+            try:
+                values[component.name] = float(fn(completion, verdict, **{**fields, **component.params}))
+            except Exception as exc:  # name the component: a silent 0 would hide a bug
+                raise RuntimeError(f"reward component {component.name!r} ({component.fn}) failed: {exc}") from exc
+        total = sum(c.weight * values[c.name] for c in self.components)
+        return Reward(total, values)

@@ -1,0 +1,63 @@
+"""Rule rewards: judge the shape of a completion, not its correctness.
+
+Each is a plain function ``(completion, verdict, **fields) -> float`` so that
+YAML can name it as a reward component beside the verifier score.
+
+    >>> format_reward("<think>2+2=4</think> The answer is \\\\boxed{4}.", None)
+    1.0
+    >>> format_reward("The answer is 4.", None)
+    0.0
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from verifiers.verdict import Verdict
+
+_THINK_THEN_ANSWER = re.compile(r"^\s*<think>(?P<thought>.*?)</think>(?P<answer>.*)$", re.S)
+
+
+def format_reward(completion: str, verdict: Verdict | None, *, thinking: bool | None = True, **fields: Any) -> float:
+    """1.0 when the completion is ``<think>…</think>`` then a non-empty answer, else 0.0.
+
+    thinking=True needs a non-empty thought; thinking=False (Qwen3 ``/no_think``)
+    needs an empty one (``<think>\\n\\n</think>``) or none at all; None accepts either.
+    A second ``<think>`` or text after the answer's own tags is malformed.
+    """
+    mode = fields.get("mode")
+    if mode in ("think", "no_think"):
+        thinking = mode == "think"
+    match = _THINK_THEN_ANSWER.match(completion)
+    if match is None:
+        return 1.0 if thinking is False and "<think>" not in completion and completion.strip() else 0.0
+    thought, answer = match.group("thought"), match.group("answer")
+    if "<think>" in answer or "</think>" in answer or "<think>" in thought or not answer.strip():
+        return 0.0
+    if thinking is True and not thought.strip():
+        return 0.0
+    if thinking is False and thought.strip():
+        return 0.0
+    return 1.0
+
+
+def verifier_score(completion: str, verdict: Verdict | None, **fields: Any) -> float:
+    """The verifier's score; 0.0 when it could not judge (the status is logged separately)."""
+    return verdict.score if verdict is not None and verdict.judged else 0.0
+
+
+def overlong_penalty(
+    completion: str, verdict: Verdict | None, *, num_tokens: int, max_tokens: int, buffer_tokens: int = 0, **fields: Any
+) -> float:
+    """DAPO's soft overlong punishment: 0 up to ``max_tokens - buffer_tokens``, then linearly down to -1."""
+    soft_limit = max_tokens - buffer_tokens
+    if num_tokens <= soft_limit:
+        return 0.0
+    if buffer_tokens <= 0 or num_tokens >= max_tokens:
+        return -1.0
+    return -(num_tokens - soft_limit) / buffer_tokens
+
+
+def truncated(completion: str, verdict: Verdict | None, *, finished: bool = True, **fields: Any) -> float:
+    """1.0 when generation hit the token limit before EOS (log it with weight 0)."""
+    return 0.0 if finished else 1.0
