@@ -124,22 +124,34 @@ def test_equivalence(completion, reference, score):
 
 
 ADVERSARIAL = [
-    r"\boxed{9^{9^{9^{9}}}}",
-    r"\boxed{10^{10^{10^{10}}}}",
-    r"\boxed{" + "(" * 3000 + "1" + ")" * 3000 + "}",
-    r"\boxed{" + r"\frac{1}{" * 600 + "2" + "}" * 600 + "}",
-    r"\boxed{100000000!}",
-    r"\boxed{" + "9" * 5000 + "}",
-    r"\boxed{(x+1)^{100000}}",
+    # (completion, reference, expected score, or "timeout" when it is cut short by the budget)
+    (r"\boxed{9^{9^{9^{9}}}}", "1", "timeout"),
+    (r"\boxed{10^{10^{10^{10}}}}", "1", "timeout"),
+    (r"\boxed{e^{e^{e^{e^{10}}}}}", "0", "timeout"),
+    (r"\boxed{10^{10^{10}}}", "100", 0.0),
+    (r"\boxed{2^{2^{2^{2^{2}}}}}", "4", 0.0),
+    (r"\boxed{2^{100000}+1}", "2^{100000}", 0.0),
+    (r"\boxed{9^{9^9} - 9^{9^9}}", "0", 1.0),
+    (r"\boxed{" + "(" * 3000 + "1" + ")" * 3000 + "}", "1", 1.0),
+    (r"\boxed{" + r"\frac{1}{" * 500 + "2" + "}" * 500 + "}", "2", 1.0),
+    (r"\boxed{" + r"\frac{1}{" * 5000 + "2" + "}" * 5000 + "}", "2", "timeout"),
+    (r"\boxed{100000000!}", "1", "timeout"),
+    (r"\boxed{" + "+".join(["1"] * 5000) + "}", "5000", 1.0),
+    (r"\boxed{" + "9" * 5000 + "}", "9", "timeout"),
+    (r"\boxed{(x+1)^{100000}}", "x", 0.0),
+    (r"\boxed{(x+1)^{100000} - (x+1)^{100000}}", "0", 1.0),
 ]
 
 
-@pytest.mark.parametrize("completion", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
-def test_adversarial_inputs_end_quickly(completion):
+@pytest.mark.parametrize("completion, reference, expected", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
+def test_adversarial_inputs_end_quickly(completion, reference, expected):
     start = time.perf_counter()
-    verdict = verify_math(completion, "1")
+    verdict = verify_math(completion, reference)
     assert time.perf_counter() - start < 2.0
-    assert verdict.score == 0.0 and verdict.status in ("ok", "timeout"), verdict
+    if expected == "timeout":
+        assert (verdict.status, verdict.score) == ("timeout", 0.0), verdict.reason
+    else:
+        assert (verdict.status, verdict.score) == ("ok", expected), verdict.reason
 
 
 def test_completion_is_parsed_never_executed(tmp_path):

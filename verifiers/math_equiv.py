@@ -1,7 +1,7 @@
 """Decide whether a parsed answer is mathematically the reference.
 
 Conventions (each one a deliberate choice, tested in tests/test_math_verifier.py):
-- Numbers compare exactly when both are rational; otherwise to 1e-9 relative.
+- Numbers compare exactly: rationals by value, other numbers to ~280 significant digits (parsed numbers are exact).
   A decimal *reference* with d places is matched by an exact answer that rounds
   to it (``1/3`` for ``0.33``); a decimal *answer* is never rounded up to an
   exact reference (``3.14`` is not ``\\pi``, ``0.333`` is not ``1/3``).
@@ -17,11 +17,13 @@ Conventions (each one a deliberate choice, tested in tests/test_math_verifier.py
 """
 from __future__ import annotations
 
+import mpmath
 import sympy
 
 from verifiers.math_parse import Alternatives, Percent, Relation, Seq, Text, Union
 
-REL_TOL = 1e-9
+REL_TOL = 1e-9          # first screen at 30 digits: evaluation noise is far below this
+CONFIRM_DIGITS = 300    # exact numbers that pass the screen must agree to ~280 digits
 # Mixed signs catch |x| vs x and sqrt(x^2) vs x; distinct per variable catch x*y vs x^2.
 _POINTS = ((0.7317, -1.2281, 1.9137, -0.4429), (1.3173, 0.5521, -0.8311, 2.1059), (-1.6127, 0.9433, 0.3671, -2.2741))
 _INTERVAL_BRACKETS = {"()", "[]", "(]", "[)"}
@@ -142,6 +144,8 @@ def _ordered_equal(pred, ref, ctx: Comparison) -> bool:
     r_items, r_brackets = _items(ref)
     if p_items is None or r_items is None or len(p_items) != len(r_items):
         return False
+    if _is_matrix(pred) and _is_matrix(ref) and pred.shape != ref.shape:
+        return False  # a row vector is not a column vector
     if p_brackets and r_brackets and p_brackets != r_brackets and len(r_items) == 2:
         return False  # (1, 2) vs [1, 2]: different intervals
     return all(equivalent(p, r, ctx)[0] for p, r in zip(p_items, r_items))
@@ -202,14 +206,21 @@ def _equal(pred, ref, ctx: Comparison) -> bool:
 
 
 def _numbers_equal(pred: sympy.Expr, ref: sympy.Expr, ctx: Comparison) -> bool:
-    if pred.is_Rational and ref.is_Rational and ctx.ref_decimals is None:
-        return False  # both exact and not structurally equal
+    if ctx.ref_decimals is None:
+        difference = pred - ref  # exact where terms cancel: 2^100000 + 1 vs 2^100000 differ by 1
+        if difference.is_Rational:
+            return difference == 0
     a, b = _evaluate(pred, {}), _evaluate(ref, {})
     if a is None or b is None:
         return False
     if ctx.ref_decimals is not None and not ctx.pred_is_decimal:
-        return abs(a - b) <= 0.5 * 10 ** (-ctx.ref_decimals) * (1 + 1e-9)
-    return _close(a, b)
+        return abs(a - b) <= 0.5 * mpmath.mpf(10) ** (-ctx.ref_decimals) * (1 + 1e-9)
+    if not _close(a, b):
+        return False
+    # Parsed numbers are exact, so agreement must hold far past float noise:
+    # 2^(2^-300) and 1 agree to 90 digits and still differ.
+    a, b = _evaluate(pred, {}, CONFIRM_DIGITS), _evaluate(ref, {}, CONFIRM_DIGITS)
+    return a is not None and b is not None and _close(a, b, mpmath.mpf(10) ** (20 - CONFIRM_DIGITS))
 
 
 def _functions_equal(pred: sympy.Expr, ref: sympy.Expr, symbols) -> bool:
@@ -231,18 +242,24 @@ def _assignments(symbols) -> list[dict]:
     return [{s: sympy.Float(row[i % len(row)] + 0.37 * (i // len(row))) for i, s in enumerate(ordered)} for row in _POINTS]
 
 
-def _evaluate(expr, point: dict) -> complex | None:
+def _evaluate(expr, point: dict, digits: int = 30) -> mpmath.mpc | None:
+    """A finite complex value, any magnitude (10^(10^10) included); None if undefined."""
     try:
-        value = expr.evalf(30, subs=point) if point else expr.evalf(30)
+        value = expr.evalf(digits, subs=point) if point else expr.evalf(digits)
         if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             return None
-        return complex(value)
+        re, im = (sympy.Float(part, digits) for part in value.as_real_imag())
+        with mpmath.workdps(digits):
+            result = mpmath.mpc(mpmath.mpf(re._mpf_), mpmath.mpf(im._mpf_))
+        return result if mpmath.isfinite(result) else None
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
         return None
 
 
-def _close(a: complex, b: complex) -> bool:
-    return abs(a - b) <= REL_TOL * max(abs(a), abs(b), 1e-12) or abs(a - b) < 1e-15
+def _close(a: mpmath.mpc, b: mpmath.mpc, rel_tol: float = REL_TOL) -> bool:
+    with mpmath.workdps(CONFIRM_DIGITS + 10):
+        gap = abs(a - b)
+        return gap <= rel_tol * max(abs(a), abs(b)) or gap < mpmath.mpf(10) ** (-CONFIRM_DIGITS)
 
 
 # ---------------------------------------------------------------- sets of reals

@@ -30,6 +30,9 @@ _MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]
 _BOX_JOINER_RE = re.compile(r"^[\s,;$]*(?:or|and|\\text\{\s*or\s*\}|\\quad|,)?[\s,;$]*$", re.I)
 # A line that is nothing but a short formula: digits, letters, operators, LaTeX.
 _BARE_ANSWER_RE = re.compile(r"^[\s$\\{}()\[\]\w.,+\-*/^=<>!|%:']{1,200}$")
+# Plain-text values closing a sentence: "x = 1 or x = 2", "3, 4 and 5", "y = -2.5".
+_VALUE = r"(?:[A-Za-z]\s*=\s*)?-?\d[\d.,/]*"
+_TRAILING_VALUES_RE = re.compile(rf"(?<![\w^.]){_VALUE}(?:\s*(?:,|\bor\b|\band\b)\s*{_VALUE})+\s*$")
 _WORD_RE = re.compile(r"(?<![\\A-Za-z])(?!(?:sqrt|frac|infty|infinity|arcsin|arccos|arctan|sinh|cosh|tanh|pmatrix|bmatrix|matrix|begin)\b)[A-Za-z]{4,}")
 
 
@@ -53,6 +56,7 @@ def extract_answer(completion: str) -> Extracted | None:
     region = answer_region(completion)
     if region is None or not region.strip():
         return None
+    region = region.replace("\\$", "")  # a currency sign, not a math delimiter
     tags = _ANSWER_TAG_RE.findall(region)
     if tags:
         inner = tags[-1]
@@ -60,7 +64,9 @@ def extract_answer(completion: str) -> Extracted | None:
         return Extracted(boxed if boxed is not None else _strip_math(inner), "answer_tag")
     boxed = _last_boxed(region)
     if boxed is not None:
-        return Extracted(boxed, "boxed")
+        # "\boxed{12} ... #### 13" or "\boxed{7} (or possibly 8)": a second answer makes a hedge.
+        others = [a for a in (_gsm8k_answer(region), _hedge_after_last_box(region)) if a and a != boxed]
+        return Extracted(" or ".join([boxed, *others]), "boxed")
     for finder, source in ((_phrase_answer, "phrase"), (_gsm8k_answer, "gsm8k"), (_last_line_answer, "last_line")):
         text = finder(region)
         if text:
@@ -122,6 +128,16 @@ def _last_boxed(text: str) -> str | None:
     return "".join(parts)
 
 
+def _hedge_after_last_box(region: str) -> str | None:
+    end = _boxes(region)[-1][1]
+    tail = region[end:].split("\n\n", 1)[0]
+    if not _HEDGE_RE.search(tail):
+        return None
+    candidates = [next(g for g in m.groups() if g is not None) for m in _MATH_SPAN_RE.finditer(tail)]
+    candidates += _NUMBER_RE.findall(_MATH_SPAN_RE.sub(" ", tail))
+    return " or ".join(c.strip() for c in candidates) or None
+
+
 def _strip_math(text: str) -> str:
     text = text.strip()
     spans = [next(g for g in m.groups() if g is not None) for m in _MATH_SPAN_RE.finditer(text)]
@@ -176,6 +192,9 @@ def _answer_in_line(line: str) -> str | None:
     prose = _MATH_SPAN_RE.sub(" ", stripped)
     if not _WORD_RE.search(prose) and _BARE_ANSWER_RE.match(stripped):
         return _strip_math(stripped)  # a bare answer: "3/4", "x = 2", "$\frac{1}{2}$"
+    tail = _TRAILING_VALUES_RE.search(stripped)
+    if tail and tail.start() >= max((m.end() for m in _MATH_SPAN_RE.finditer(stripped)), default=0):
+        return tail.group(0).strip()  # "... we get x = 1 or x = 2"
     if _HEDGE_RE.search(prose):
         candidates = spans or _NUMBER_RE.findall(prose)
         if len(candidates) > 1:

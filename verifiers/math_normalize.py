@@ -22,6 +22,7 @@ _DROP_RE = re.compile("|".join(_DROP))
 _WRAPPERS_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname\*?|rm)\s*\{([^{}]*)\}")
 _FRAC_RE = re.compile(r"\\[dtc]frac")
 _THOUSANDS_GROUP_RE = re.compile(r"(\d)(?:\{,\}|\\,|\\ )(?=\d{3}(?!\d))")
+_SPACES_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~")
 _THOUSANDS_PLAIN_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _MIXED_PLAIN_RE = re.compile(r"^(-?\d+)\s+(\d+)/(\d+)$")  # "3 1/2"
 _PERCENT_WORD_RE = re.compile(r"\s*(?:percent|per\s*cent|pct)\.?\s*$", re.I)
@@ -47,13 +48,21 @@ def normalize(text: str) -> str:
         prev, text = text, _WRAPPERS_RE.sub(lambda m: f" {m.group(1)} ", text)
     text = _DROP_RE.sub("", text)
     text = _THOUSANDS_GROUP_RE.sub(r"\1", text)
+    text = _SPACES_RE.sub(" ", text)
     text = text.strip().rstrip(".").strip()
     if _THOUSANDS_PLAIN_RE.fullmatch(text):
         text = text.replace(",", "")
     text = _MIXED_PLAIN_RE.sub(r"\1\\frac{\2}{\3}", text)
     text = _PERCENT_WORD_RE.sub(r"\\%", text)
     text = _strip_units(text)
-    return text.strip()
+    return _NUMBER_WORDS.get(text.lower(), text).strip()
+
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_ONES)}
+_NUMBER_WORDS |= {t: str(20 + 10 * i) for i, t in enumerate(_TENS)}
+_NUMBER_WORDS |= {f"{t}-{o}": str(20 + 10 * i + j) for i, t in enumerate(_TENS) for j, o in enumerate(_ONES[1:10], 1)}
 
 
 def _strip_units(text: str) -> str:

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 
+import mpmath
 import sympy
 
 from verifiers.math_normalize import normalize
 
-MAX_TOKENS = 4000
-MAX_DEPTH = 120
+MAX_TOKENS = 20_000
+MAX_DEPTH = 600
 MAX_NUMBER_DIGITS = 4000  # Python refuses int(str) beyond 4300 digits anyway
-MAX_EXACT_DIGITS = 20_000  # exact integer results beyond this stay unevaluated
+MAX_EXACT_DIGITS = 20_000
+MAX_EXPONENT = 10**6  # beyond this (10**12 for integers) a power is not evaluated at all  # exact integer results beyond this stay unevaluated
+
+
+# A 600-deep answer needs ~5 Python frames a level; the default limit (1000) would
+# turn legitimate nesting into RecursionError. Pure-Python frames are cheap in 3.11.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 8 * MAX_DEPTH + 1000))
 
 
 class ParseError(ValueError):
@@ -150,7 +158,22 @@ def parse_answer(text: str):
     if r"\pm" in text or r"\mp" in text:
         plus, minus = text.replace(r"\mp", "-").replace(r"\pm", "+"), text.replace(r"\mp", "+").replace(r"\pm", "-")
         return Alternatives((parse_answer(plus), parse_answer(minus)))
-    return _parse_structure(tokenize(text))
+    return _parse_structure(_drop_redundant_groups(tokenize(text)))
+
+
+def _drop_redundant_groups(tokens: list[str]) -> list[str]:
+    """((((1)))) -> (1): nesting that adds nothing must not cost recursion depth."""
+    pairs, stack = {}, []
+    for i, tok in enumerate(tokens):
+        if tok in ("(", "{"):
+            stack.append(i)
+        elif tok in (")", "}") and stack:
+            pairs[stack.pop()] = i
+    drop = {i for i, j in pairs.items() if pairs.get(i + 1) == j - 1 and tokens[i] == tokens[i + 1]}
+    drop |= {pairs[i] for i in drop}
+    if r"\frac" in tokens or r"\sqrt" in tokens or "^" in tokens or "_" in tokens:
+        return tokens  # braces there are arguments: {{x}} vs {x} is safe, but keep it simple
+    return [t for i, t in enumerate(tokens) if i not in drop]
 
 
 def _split_top(tokens: list[str], is_sep) -> list[list[str]]:
@@ -489,12 +512,27 @@ def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     if not isinstance(base, sympy.Expr) or not isinstance(exponent, sympy.Expr):
         return base**exponent  # matrices
     if base.is_number and exponent.is_number and exponent.is_Integer:
+        if abs(int(exponent)) > MAX_EXPONENT**2 and base not in (0, 1, -1):
+            raise BudgetExceeded("power too large to evaluate")
         size = abs(int(exponent)) * _log10_size(base)
-        if size > MAX_EXACT_DIGITS:
-            return sympy.Pow(base, exponent, evaluate=False)
-    elif base.is_number and exponent.is_number and exponent.is_Pow and not exponent.is_Rational:
+        if size > MAX_EXACT_DIGITS and isinstance(base, sympy.Rational):
+            return HugePower(base, exponent)
+    if base.is_number and exponent.is_number and not exponent.is_Integer and abs(exponent.evalf(5)) > MAX_EXPONENT:
         raise BudgetExceeded("tower of powers too large to evaluate")
     return base**exponent
+
+
+class HugePower(sympy.Function):
+    """``b**e`` with too many digits to compute exactly: kept opaque so that sympy's
+    automatic simplification never expands it, evaluated in floating point on demand."""
+
+    nargs = 2
+
+    def _eval_evalf(self, prec):
+        base, exponent = self.args
+        with mpmath.workprec(prec):
+            value = mpmath.power(mpmath.mpf(int(base.p)) / int(base.q), int(exponent))
+        return sympy.Float._new(value._mpf_, prec)
 
 
 def _log10_size(value: sympy.Expr) -> float:

@@ -1,0 +1,44 @@
+"""Small frozen records that cross component boundaries (data → rollout → verifiers → learner).
+
+Plain data only, so that they pickle into Ray actors and compare by value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One problem to sample completions for.
+
+    id:        stable identifier; samples of one prompt share it (groups, pass@k).
+    messages:  chat turns as (role, content) pairs, or None when the prompt is plain ``text``.
+    text:      the prompt as plain text, or None when it is ``messages``; exactly one of the two is set.
+    reference: what the verifier checks a completion against (an answer; "" when ``fields`` hold tests).
+    verifier:  name of the verifier that judges completions of this prompt (routing is per sample).
+    fields:    extra record fields handed to the verifier, e.g. ``tests`` for code.
+    solution:  a worked solution in the target format, for the SFT warm-up; None if the data has none.
+    """
+
+    id: str
+    messages: tuple[tuple[str, str], ...] | None
+    text: str | None
+    reference: str
+    verifier: str = "math"
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    solution: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.messages is None) == (self.text is None):
+            raise ValueError(f"prompt {self.id!r}: set exactly one of messages and text")
+        if self.messages is not None and not self.messages:
+            raise ValueError(f"prompt {self.id!r}: messages must not be empty")
+
+    def chat(self, system_prompt: str | None = None) -> list[dict[str, str]]:
+        """The prompt as chat messages for ``tokenizer.apply_chat_template``, with ``system_prompt``
+        first unless the prompt brings its own system message."""
+        turns = list(self.messages) if self.messages is not None else [("user", self.text)]
+        if system_prompt is not None and turns[0][0] != "system":
+            turns.insert(0, ("system", system_prompt))
+        return [{"role": role, "content": content} for role, content in turns]

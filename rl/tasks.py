@@ -1,0 +1,142 @@
+"""Generated tasks: the default ``arithmetic`` task, and the text a tiny tokenizer is trained on.
+
+    train, held_out = generate("arithmetic", n_train=2000, n_eval=100, seed=0, params={"digits": 2})
+    texts = corpus(train + held_out)
+
+A generator is a function ``(n_train, n_eval, seed, **params) -> (train, held_out)`` of
+``Prompt`` records, deterministic in its arguments, whose held-out split never shares a
+problem with the train split. Add one to GENERATORS to make it a ``data.generator``.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import operator
+import random
+from typing import Callable, Sequence
+
+from rl.records import Prompt
+
+# Kept short: the tiny model's context is small and every token of it costs CPU time.
+DEFAULT_SOLUTION_FORMAT = "<think>{work}</think> The answer is \\boxed{{{answer}}}."
+
+OPERATIONS: dict[str, Callable[[int, int], int]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+
+WORD_PROBLEMS: dict[str, tuple[str, ...]] = {
+    "+": (
+        "{name} has {a} {item} and gets {b} more. How many {item} does {name} have now?",
+        "There are {a} {item} in a box. {name} puts in {b} more. How many {item} are in the box?",
+    ),
+    "-": (
+        "{name} has {a} {item} and gives away {b}. How many {item} does {name} have left?",
+        "There are {a} {item} in a box. {name} takes out {b}. How many {item} are left in the box?",
+    ),
+    "*": ("{name} has {a} bags with {b} {item} in each. How many {item} does {name} have?",),
+}
+NAMES = ("Tom", "Ann", "Sam", "Mia", "Ben", "Eva")
+ITEMS = ("apples", "books", "coins", "cards", "pens", "shells")
+
+
+class TaskError(ValueError):
+    pass
+
+
+def arithmetic(
+    n_train: int,
+    n_eval: int,
+    seed: int,
+    *,
+    digits: int = 2,
+    operations: Sequence[str] = ("+", "-"),
+    word_problems: float = 0.5,
+    solution_format: str = DEFAULT_SOLUTION_FORMAT,
+) -> tuple[list[Prompt], list[Prompt]]:
+    """Addition/subtraction problems on numbers of up to ``digits`` digits, plain ("What is 12 + 7?")
+    or as a short word problem (a ``word_problems`` fraction), each with a worked solution.
+
+    A problem is its (operation, a, b): the held-out split never shares one with the train
+    split, whatever the wording. The held-out problems are drawn first, so they depend only
+    on ``seed`` and ``n_eval``, not on ``n_train``. Subtraction never goes below zero.
+    ``solution_format`` gets ``{work}`` ("12 + 7 = 19") and ``{answer}`` ("19").
+    """
+    unknown = [op for op in operations if op not in OPERATIONS]
+    if unknown or not operations:
+        raise TaskError(f"arithmetic: operations must be a non-empty subset of {', '.join(OPERATIONS)}; got {list(operations)}")
+    if not 1 <= digits <= 6:
+        raise TaskError(f"arithmetic: digits must be in 1..6, got {digits}")
+    if not 0 <= word_problems <= 1:
+        raise TaskError(f"arithmetic: word_problems is a fraction in [0, 1], got {word_problems}")
+    if "{answer}" not in solution_format:
+        raise TaskError(f"arithmetic: solution_format must contain {{answer}}, got {solution_format!r}")
+    biggest = 10**digits - 1
+    available = sum(_count_problems(op, biggest) for op in set(operations))
+    if n_train + n_eval > available:
+        raise TaskError(f"arithmetic: {n_train} + {n_eval} problems asked, but only {available} distinct ones exist with digits={digits}")
+
+    rng = random.Random(seed)
+    seen: set[tuple[str, int, int]] = set()
+    prompts: list[Prompt] = []
+    while len(prompts) < n_train + n_eval:
+        op = rng.choice(list(operations))
+        a, b = rng.randint(1, biggest), rng.randint(1, biggest)
+        if op == "-" and b > a:
+            a, b = b, a
+        if (op, a, b) in seen:
+            continue
+        seen.add((op, a, b))
+        prompts.append(_arithmetic_prompt(op, a, b, rng.random() < word_problems, rng, solution_format))
+    return prompts[n_eval:], prompts[:n_eval]
+
+
+def _count_problems(op: str, biggest: int) -> int:
+    # Operands run 1..biggest; subtraction keeps a >= b.
+    return biggest * (biggest + 1) // 2 if op == "-" else biggest * biggest
+
+
+def _arithmetic_prompt(op: str, a: int, b: int, as_word_problem: bool, rng: random.Random, solution_format: str) -> Prompt:
+    answer = OPERATIONS[op](a, b)
+    if as_word_problem:
+        template = rng.choice(WORD_PROBLEMS[op])
+        question = template.format(name=rng.choice(NAMES), item=rng.choice(ITEMS), a=a, b=b)
+    else:
+        question = f"What is {a} {op} {b}?"
+    work = f"{a} {op} {b} = {answer}"
+    return Prompt(
+        id=f"arithmetic:{a}{op}{b}",
+        messages=None,
+        text=question,
+        reference=str(answer),
+        verifier="math",
+        solution=solution_format.format(work=work, answer=answer),
+    )
+
+
+GENERATORS: dict[str, Callable[..., tuple[list[Prompt], list[Prompt]]]] = {"arithmetic": arithmetic}
+
+
+def generate(name: str, n_train: int, n_eval: int, seed: int, params: dict | None = None) -> tuple[list[Prompt], list[Prompt]]:
+    """Run generator ``name`` with task-specific ``params``; unknown names and parameters are errors."""
+    if name not in GENERATORS:
+        close = difflib.get_close_matches(name, list(GENERATORS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TaskError(f"unknown task generator {name!r}{hint} (known: {', '.join(GENERATORS)})")
+    generator = GENERATORS[name]
+    accepted = [p.name for p in inspect.signature(generator).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    for key in params or {}:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise TaskError(f"generator {name!r} has no parameter {key!r}{hint} (parameters: {', '.join(accepted)})")
+    return generator(n_train, n_eval, seed, **(params or {}))
+
+
+def corpus(prompts: Sequence[Prompt], system_prompt: str | None = None) -> list[str]:
+    """The text of ``prompts`` (system prompt, turns, worked solution), one string per prompt,
+    for training a tiny tokenizer. Chat markup is the tokenizer's own: ``rl.policy`` adds it."""
+    texts = []
+    for prompt in prompts:
+        parts = [message["content"] for message in prompt.chat(system_prompt)]
+        if prompt.solution:
+            parts.append(prompt.solution)
+        texts.append("\n".join(parts))
+    return texts
