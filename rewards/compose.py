@@ -1,24 +1,27 @@
 """Named, weighted reward components declared in YAML, composed into one scalar.
 
     rewards:
-      - {name: correct, fn: verifier, weight: 1.0}
-      - {name: format,  fn: format,   weight: 0.1}
-      - {name: length,  fn: overlong, weight: 0.0, params: {max_tokens: 64, buffer_tokens: 16}}
+      components:
+        - {name: correct, kind: verifier, weight: 1.0}
+        - {name: format,  kind: format,   weight: 0.1}
+        - {name: length,  kind: length,   weight: 0.0}
+        - {name: overlong, kind: overlong, weight: 1.0, params: {buffer_tokens: 16}}
 
-Weight 0 means "log, don't optimise". ``fn`` is a built-in name or ``module:function``.
+Weight 0 means "log, don't optimise". ``kind`` is a built-in name or ``module:function``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from rewards.rules import format_reward, overlong_penalty, truncated, verifier_score
+from rewards.rules import completion_tokens, format_reward, overlong_penalty, truncated, verifier_score
 from verifiers.registry import import_callable
 from verifiers.verdict import Verdict
 
 BUILTIN_REWARDS: dict[str, Callable[..., float]] = {
     "verifier": verifier_score,
     "format": format_reward,
+    "length": completion_tokens,
     "overlong": overlong_penalty,
     "truncated": truncated,
 }
@@ -26,10 +29,15 @@ BUILTIN_REWARDS: dict[str, Callable[..., float]] = {
 
 @dataclass(frozen=True)
 class RewardComponent:
-    name: str                                   # the key under which it is logged
-    fn: str = "verifier"                        # built-in name or module:function
-    weight: float = 1.0                         # 0 = logged, not optimised
-    params: Mapping[str, Any] = field(default_factory=dict)
+    name: str  # label in logs; also how an override addresses it: rewards.components.<name>.weight=...
+    kind: str  # which reward function computes it: a built-in name (see BUILTIN_REWARDS) or module:function
+    weight: float = 1.0  # contribution to the scalar reward; 0 = computed and logged, not optimised
+    params: Mapping[str, Any] = field(default_factory=dict)  # keyword arguments for the reward function
+
+    def __post_init__(self) -> None:
+        if self.kind not in BUILTIN_REWARDS and ":" not in self.kind:
+            known = ", ".join(BUILTIN_REWARDS)
+            raise ValueError(f"reward component {self.name!r}: unknown kind {self.kind!r} (built-in: {known}; or module:function)")
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class RewardFunction:
         if len(set(names)) != len(names):
             raise ValueError(f"reward component names must be unique, got {names}")
         self.components = tuple(components)
-        self._fns = [BUILTIN_REWARDS.get(c.fn) or import_callable(c.fn) for c in components]
+        self._fns = [BUILTIN_REWARDS.get(c.kind) or import_callable(c.kind) for c in components]
 
     def __call__(self, completion: str, verdict: Verdict | None, **fields: Any) -> Reward:
         values = {}
@@ -56,6 +64,6 @@ class RewardFunction:
             try:
                 values[component.name] = float(fn(completion, verdict, **{**fields, **component.params}))
             except Exception as exc:  # name the component: a silent 0 would hide a bug
-                raise RuntimeError(f"reward component {component.name!r} ({component.fn}) failed: {exc}") from exc
+                raise RuntimeError(f"reward component {component.name!r} ({component.kind}) failed: {exc}") from exc
         total = sum(c.weight * values[c.name] for c in self.components)
         return Reward(total, values)

@@ -58,6 +58,11 @@ def overlong_penalty(
     return -(num_tokens - soft_limit) / buffer_tokens
 
 
+def completion_tokens(completion: str, verdict: Verdict | None, *, num_tokens: int, **fields: Any) -> float:
+    """The completion's length in tokens (log it with weight 0: a symptom to watch, not a goal)."""
+    return float(num_tokens)
+
+
 def truncated(completion: str, verdict: Verdict | None, *, finished: bool = True, **fields: Any) -> float:
     """1.0 when generation hit the token limit before EOS (log it with weight 0)."""
     return 0.0 if finished else 1.0

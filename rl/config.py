@@ -25,6 +25,8 @@ from typing import Any, Literal, Mapping
 
 import yaml
 
+from rewards.compose import RewardComponent
+
 # Names implemented by registries elsewhere (rl algorithms); checked here so that a
 # typo fails at load time rather than after the model has loaded.
 ALGORITHMS = ("grpo",)
@@ -118,6 +120,10 @@ class RolloutConfig:
     temperature: float = 1.0  # sample from the policy itself, so that the ratio is on-policy
     top_p: float = 1.0  # no truncation: truncated sampling biases the policy-gradient estimate
     eval_temperature: float = 0.0  # 0 = greedy: eval accuracy without sampling noise
+    num_cpus: float = 1  # Ray CPUs per rollout actor (also its torch threads)
+    num_gpus: float = 0  # Ray GPUs per rollout actor; 0 on CPU machines
+    resources: Mapping[str, float] = field(default_factory=dict)  # custom Ray resources, e.g. {rollout_node: 1}, to pin actors to nodes
+    device: str = "auto"  # "auto": cuda when the actor was given a GPU
 
     def __post_init__(self) -> None:
         if self.group_size < 2:
@@ -161,19 +167,15 @@ class LearnerConfig:
     grad_clip: float = 1.0  # max global grad norm; RL gradients spike when a group flips
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: cuda when available
     backend: Literal["auto", "gloo", "nccl"] = "auto"  # auto: nccl on cuda, gloo on cpu
+    num_cpus: float = 1  # Ray CPUs per learner (also its torch threads)
+    num_gpus: float = 0  # Ray GPUs per learner; 0 on CPU machines
+    resources: Mapping[str, float] = field(default_factory=dict)  # custom Ray resources per learner bundle
+    placement: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = "PACK"  # PACK keeps gradient all-reduce on one node when it fits
 
     def __post_init__(self) -> None:
         _at_least(self, 1, "num_learners", "micro_batch_size")
         _at_least(self, 0, "weight_decay")
         _positive(self, "lr", "grad_clip")
-
-
-@dataclass(frozen=True)
-class RewardComponent:
-    name: str  # label in logs; also how an override addresses it: rewards.components.<name>.weight=...
-    kind: str  # which reward function computes it: "verifier", "format", "length", ...
-    weight: float = 1.0  # contribution to the scalar reward; 0 = computed and logged, not optimised
-    params: Mapping[str, Any] = field(default_factory=dict)  # passed to the reward function
 
 
 def _default_reward_components() -> tuple[RewardComponent, ...]:
@@ -218,6 +220,8 @@ class RunConfig:
     log_every: int = 1  # steps between metric lines: steps are slow, every one is worth a line
     seed: int = 0  # sampling and shuffling
     resume: bool = False  # continue from the latest checkpoint in out_dir
+    actor_timeout_s: float = 600  # a Ray call slower than this fails the run loudly instead of hanging it
+    verifier_timeout_s: float = 5.0  # per completion; a stuck verifier costs its item a timeout, not the step
 
     def __post_init__(self) -> None:
         if not self.out_dir:

@@ -143,6 +143,9 @@ def load_policy(path: str | Path, device: str = "cpu", dtype: str = "float32") -
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one bar per weight load would bury the training progress bars
     path = check_model_dir(path)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
@@ -151,6 +154,16 @@ def load_policy(path: str | Path, device: str = "cpu", dtype: str = "float32") -
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # as the tiny tokenizer: batched generation continues from the last column
     return model.to(resolve_device(device)).eval(), tokenizer
+
+
+def load_tokenizer(path: str | Path) -> Any:
+    """The tokenizer alone (the driver tokenizes SFT data; the model stays in the actors)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(check_model_dir(path), local_files_only=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def resolve_device(device: str) -> str:

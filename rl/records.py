@@ -42,3 +42,40 @@ class Prompt:
         if system_prompt is not None and turns[0][0] != "system":
             turns.insert(0, ("system", system_prompt))
         return [{"role": role, "content": content} for role, content in turns]
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One sampled completion of one prompt, as the rollout actor produced it.
+
+    prompt_ids / completion_ids: token ids; the completion stops at (and includes) EOS when ``finished``.
+    logprobs:       per completion token, under the sampling distribution (temperature applied).
+    policy_version: the weight version that sampled it (for staleness checks and logs).
+    """
+
+    prompt: Prompt
+    prompt_ids: tuple[int, ...]
+    completion_ids: tuple[int, ...]
+    text: str
+    logprobs: tuple[float, ...]
+    finished: bool
+    policy_version: int
+
+
+@dataclass(frozen=True)
+class ScoredRollout:
+    """A rollout with its verdict and reward (total and per named component)."""
+
+    rollout: Rollout
+    verdict: Any  # verifiers.Verdict
+    reward: float
+    components: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class TrainSequence:
+    """What a learner trains on: one prompt + completion, with its advantage (RL) or none (SFT)."""
+
+    prompt_ids: tuple[int, ...]
+    completion_ids: tuple[int, ...]
+    advantage: float = 0.0

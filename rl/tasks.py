@@ -50,6 +50,7 @@ def arithmetic(
     operations: Sequence[str] = ("+", "-"),
     word_problems: float = 0.5,
     solution_format: str = DEFAULT_SOLUTION_FORMAT,
+    max_operand: int | None = None,
 ) -> tuple[list[Prompt], list[Prompt]]:
     """Addition/subtraction problems on numbers of up to ``digits`` digits, plain ("What is 12 + 7?")
     or as a short word problem (a ``word_problems`` fraction), each with a worked solution.
@@ -58,6 +59,7 @@ def arithmetic(
     split, whatever the wording. The held-out problems are drawn first, so they depend only
     on ``seed`` and ``n_eval``, not on ``n_train``. Subtraction never goes below zero.
     ``solution_format`` gets ``{work}`` ("12 + 7 = 19") and ``{answer}`` ("19").
+    ``max_operand`` caps the operands below ``10**digits - 1`` (an easier task, same format).
     """
     unknown = [op for op in operations if op not in OPERATIONS]
     if unknown or not operations:
@@ -68,7 +70,7 @@ def arithmetic(
         raise TaskError(f"arithmetic: word_problems is a fraction in [0, 1], got {word_problems}")
     if "{answer}" not in solution_format:
         raise TaskError(f"arithmetic: solution_format must contain {{answer}}, got {solution_format!r}")
-    biggest = 10**digits - 1
+    biggest = min(10**digits - 1, max_operand or 10**digits)
     available = sum(_count_problems(op, biggest) for op in set(operations))
     if n_train + n_eval > available:
         raise TaskError(f"arithmetic: {n_train} + {n_eval} problems asked, but only {available} distinct ones exist with digits={digits}")

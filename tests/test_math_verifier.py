@@ -32,6 +32,10 @@ EXTRACTION = [
     ("I cannot solve this.", None),
     (r"\boxed{1} or \boxed{2}", "1 or 2"),
     (r"\boxed{1}, \boxed{2}", "1, 2"),
+    ("Each side of the square measures 4sqrt(2).", "4sqrt(2)"),
+    ("Solving for t gives ln(5)", "ln(5)"),
+    (r"The line is y = -\frac{1}{2}x + 4.", r"y = -\frac{1}{2}x + 4"),
+    ("Adding up, 3 + 4 = 7 apples in all.", "7"),
 ]
 
 
@@ -68,7 +72,7 @@ EQUIVALENCE = [
     # units and wrappers
     case(f"{B}{{12\\text{{ cm}}}}", "12", 1.0), case(f"{B}{{30^\\circ}}", "30", 1.0), case(f"{B}{{30^{{\\circ}}}}", "30^\\circ", 1.0),
     case(f"{B}{{\\$12.50}}", "12.5", 1.0), case("The answer is 5 apples.", "5", 1.0), case(f"{B}{{\\text{{12 cm}}^2}}", "12", 1.0),
-    case(f"{B}{{13\\text{{ cm}}}}", "12", 0.0),
+    case(f"{B}{{13\\text{{ cm}}}}", "12", 0.0), case(f"{B}{{2,400 \\text{{ liters}}}}", "2400", 1.0),
     # symbolic expressions, LaTeX and plain text
     case("cos(x)^2", "\\cos^2 x", 1.0), case(f"{B}{{2x+1}}", "1+2x", 1.0), case("2*x+1", "2x+1", 1.0),
     case("exp(x)", "e^x", 1.0), case("abs(x)", "|x|", 1.0), case(f"{B}{{x^2-1}}", "(x-1)(x+1)", 1.0),

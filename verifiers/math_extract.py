@@ -33,6 +33,8 @@ _BARE_ANSWER_RE = re.compile(r"^[\s$\\{}()\[\]\w.,+\-*/^=<>!|%:']{1,200}$")
 # Plain-text values closing a sentence: "x = 1 or x = 2", "3, 4 and 5", "y = -2.5".
 _VALUE = r"(?:[A-Za-z]\s*=\s*)?-?\d[\d.,/]*"
 _TRAILING_VALUES_RE = re.compile(rf"(?<![\w^.]){_VALUE}(?:\s*(?:,|\bor\b|\band\b)\s*{_VALUE})+\s*$")
+_PROSE_PIECE_RE = re.compile(r"[A-Za-z]{2,}[,;:]?")
+_MATH_WORDS = {"pi", "infinity", "inf"}
 _WORD_RE = re.compile(r"(?<![\\A-Za-z])(?!(?:sqrt|frac|infty|infinity|arcsin|arccos|arctan|sinh|cosh|tanh|pmatrix|bmatrix|matrix|begin)\b)[A-Za-z]{4,}")
 
 
@@ -199,9 +201,9 @@ def _answer_in_line(line: str) -> str | None:
         candidates = spans or _NUMBER_RE.findall(prose)
         if len(candidates) > 1:
             return " or ".join(c.strip() for c in candidates)  # a hedge stays a hedge
-    if spans:
-        last = spans[-1].strip()
-        return last.rsplit("=", 1)[-1].strip() if "=" in last and not _single_symbol_lhs(last) else last
+    formula = spans[-1].strip() if spans else _trailing_formula(stripped)
+    if formula:
+        return formula.rsplit("=", 1)[-1].strip() if "=" in formula and not _single_symbol_lhs(formula) else formula
     if "=" in prose:
         rhs = prose.rsplit("=", 1)[1]
         numbers = _NUMBER_RE.findall(rhs)
@@ -209,6 +211,21 @@ def _answer_in_line(line: str) -> str | None:
             return numbers[0]
     numbers = _NUMBER_RE.findall(prose)
     return numbers[-1] if numbers else None
+
+
+def _trailing_formula(line: str) -> str | None:
+    """The maths closing a prose sentence: "... measures 4sqrt(2)", "The line is y = 2x + 1".
+
+    Walks back over whitespace-separated pieces until a prose word (two or more letters and
+    nothing else); None when that leaves nothing, or only a plain number with words after it.
+    """
+    kept: list[str] = []
+    for piece in reversed(line.split()):
+        if _PROSE_PIECE_RE.fullmatch(piece) and piece.lower().strip(",;:") not in _MATH_WORDS:
+            break
+        kept.insert(0, piece)
+    formula = " ".join(kept).strip(",;: ")
+    return formula if formula and re.search(r"[\d\\]|[A-Za-z]\(", formula) else None
 
 
 def _single_symbol_lhs(equation: str) -> bool:

@@ -50,11 +50,11 @@ def normalize(text: str) -> str:
     text = _THOUSANDS_GROUP_RE.sub(r"\1", text)
     text = _SPACES_RE.sub(" ", text)
     text = text.strip().rstrip(".").strip()
-    if _THOUSANDS_PLAIN_RE.fullmatch(text):
-        text = text.replace(",", "")
     text = _MIXED_PLAIN_RE.sub(r"\1\\frac{\2}{\3}", text)
     text = _PERCENT_WORD_RE.sub(r"\\%", text)
-    text = _strip_units(text)
+    text = _strip_units(text).strip()
+    if _THOUSANDS_PLAIN_RE.fullmatch(text):
+        text = text.replace(",", "")
     return _NUMBER_WORDS.get(text.lower(), text).strip()
 
 

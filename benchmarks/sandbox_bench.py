@@ -1,0 +1,117 @@
+"""Warm pool vs a ``docker run`` per execution: latency and throughput, side by side.
+
+    .venv/bin/python benchmarks/sandbox_bench.py            # about a minute
+    .venv/bin/python benchmarks/sandbox_bench.py --quick    # fewer samples
+
+Both sides run the same trivial program (``print('ok')``) in the same image under
+the same lockdown (no network, read-only root, uid 65534, no capabilities, limits);
+the baseline is what ``docker run --rm`` does — create, start, wait, read logs,
+remove — through the same SDK, so CLI start-up is not counted against it. The
+machine is shared and noisy, so the sides alternate: one pool sample, one
+docker-run sample, and so on (blocks of executions for throughput). The last line
+is the summary.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sandbox import DockerSandbox, SandboxLimits  # noqa: E402
+from sandbox.container import container_config  # noqa: E402
+
+PROGRAM = "print('ok')"
+
+
+class DockerRunPerExecution:
+    """The baseline: a fresh container for every execution, removed afterwards."""
+
+    def __init__(self, client, image: str, limits: SandboxLimits) -> None:
+        self.api = client.api
+        config = container_config(client, image, limits)
+        config["host_config"] = {**config["host_config"], "AutoRemove": False}  # we read logs, then remove
+        for key in ("stdin_open", "labels"):
+            config.pop(key)
+        self.config = config
+
+    def run(self, code: str) -> str:
+        cid = self.api.create_container(**{**self.config, "command": ["python3", "-I", "-c", code]})["Id"]
+        try:
+            self.api.start(cid)
+            self.api.wait(cid, timeout=60)
+            return self.api.logs(cid, stdout=True, stderr=False).decode()
+        finally:
+            self.api.remove_container(cid, force=True)
+
+
+def timed(fn) -> float:
+    started = time.perf_counter()
+    out = fn()
+    elapsed = time.perf_counter() - started
+    if out != "ok\n":
+        raise RuntimeError(f"benchmark program printed {out!r}")
+    return elapsed
+
+
+def block(fn, n: int, concurrency: int) -> tuple[list[float], float]:
+    """n executions at the given concurrency: per-execution latencies and the wall time of all."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as ex:
+        latencies = list(ex.map(lambda _: timed(fn), range(n)))
+    return latencies, time.perf_counter() - started
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer samples (about 20 s)")
+    args = ap.parse_args()
+    samples, rounds = (12, 2) if args.quick else (30, 3)
+    pool_block, docker_block = (40, 8) if args.quick else (60, 12)
+
+    limits = SandboxLimits()
+    with DockerSandbox(size=4, limits=limits) as pool:
+        pool_run = lambda: pool.run(PROGRAM).stdout  # noqa: E731
+        baseline = DockerRunPerExecution(pool.client, pool.image, limits)
+        for _ in range(3):  # warm both: page cache, image layers, the pool's first runners
+            timed(pool_run), timed(lambda: baseline.run(PROGRAM))
+
+        lat = {"pool": [], "docker_run": []}
+        for _ in range(samples):  # concurrency 1, alternating one by one
+            lat["pool"].append(timed(pool_run))
+            lat["docker_run"].append(timed(lambda: baseline.run(PROGRAM)))
+
+        lat4 = {"pool": [], "docker_run": []}
+        wall4 = {"pool": 0.0, "docker_run": 0.0}
+        count4 = {"pool": 0, "docker_run": 0}
+        for _ in range(rounds):  # concurrency 4, alternating block by block
+            for side, fn, n in (("pool", pool_run, pool_block), ("docker_run", lambda: baseline.run(PROGRAM), docker_block)):
+                latencies, wall = block(fn, n, 4)
+                lat4[side] += latencies
+                wall4[side] += wall
+                count4[side] += n
+
+    print(f"{'side':<11} {'conc':>4} {'p50 ms':>8} {'p95 ms':>8} {'exec/s':>8}   (n)")
+    for side in ("pool", "docker_run"):
+        tp1 = 1 / statistics.mean(lat[side])
+        print(f"{side:<11} {1:>4} {pct(lat[side], 50) * 1e3:>8.1f} {pct(lat[side], 95) * 1e3:>8.1f} {tp1:>8.1f}   ({len(lat[side])})")
+        tp4 = count4[side] / wall4[side]
+        print(f"{side:<11} {4:>4} {pct(lat4[side], 50) * 1e3:>8.1f} {pct(lat4[side], 95) * 1e3:>8.1f} {tp4:>8.1f}   ({count4[side]})")
+    p50_pool, p50_run = pct(lat["pool"], 50), pct(lat["docker_run"], 50)
+    tp_ratio = (count4["pool"] / wall4["pool"]) / (count4["docker_run"] / wall4["docker_run"])
+    print(f"sandbox_bench: p50 pool={p50_pool * 1e3:.1f}ms docker_run={p50_run * 1e3:.1f}ms "
+          f"ratio={p50_run / p50_pool:.1f}x | throughput@4 pool={count4['pool'] / wall4['pool']:.1f}/s "
+          f"docker_run={count4['docker_run'] / wall4['docker_run']:.1f}/s ratio={tp_ratio:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""The ``rlvr`` command line.
+
+    rlvr score preds.jsonl --verifier math -o preds.scored.jsonl
+    rlvr verify --verifier math --reference 3 "so the answer is \\boxed{3}"
+    rlvr verifiers list
+
+Each subcommand is added by one ``add_*_command(subparsers)`` function listed in
+COMMANDS; it sets ``run=`` to a function ``(args) -> exit code``. Commands import
+their heavy modules inside ``run`` so that ``rlvr --help`` stays instant.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable
+
+
+def _positive(kind: type):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+def _subcommand(subparsers, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+# ---------------------------------------------------------------- rlvr score
+
+SCORE_EXAMPLES = """\
+  rlvr score preds.jsonl --verifier math -o preds.scored.jsonl
+  rlvr score preds.jsonl --completion-field response --reference-field answer --id-field problem_id
+  rlvr score preds.jsonl --resume                     # continue a run that was killed
+  rlvr score preds.jsonl --summary-json summary.json --workers 8 --timeout 10
+
+Each input line is a JSON object with a completion and a reference; a record's own
+"verifier" field (see --verifier-field) overrides --verifier, and its other fields
+(e.g. tests, entry_point) are passed to the verifier. Each output line is the input
+record plus "verdict" and "source_line". Exit code: 0 when something was scored,
+1 when nothing could be, 2 when the run could not start.
+"""
+
+
+def add_score_command(subparsers) -> None:
+    p = _subcommand(subparsers, "score", "Score a predictions JSONL file offline with a verifier.", SCORE_EXAMPLES)
+    p.add_argument("predictions", type=Path, metavar="PREDICTIONS", help="JSONL file, one sample per line")
+    p.add_argument("-o", "--output", type=Path, help="scored JSONL (default: <input stem>.scored.jsonl beside the input)")
+    p.add_argument("--verifier", default="math", help="verifier name or module:function (default: %(default)s)")
+    p.add_argument("--verifier-field", default="verifier", help="record field naming a per-sample verifier (default: %(default)s)")
+    p.add_argument("--completion-field", default="completion", help="(default: %(default)s)")
+    p.add_argument("--reference-field", default="reference", help="(default: %(default)s)")
+    p.add_argument("--id-field", default="id", help="samples sharing an id are one problem, for pass@k and maj@k (default: %(default)s)")
+    p.add_argument("--workers", type=_positive(int), default=os.cpu_count() or 1, help="verifier processes (default: CPU count, %(default)s)")
+    p.add_argument("--timeout", type=_positive(float), default=5.0, help="seconds per item before its worker is killed (default: %(default)s)")
+    p.add_argument("--resume", action="store_true", help="continue a partly written output, scoring only the lines it lacks")
+    p.add_argument("--force", action="store_true", help="overwrite an existing non-empty output")
+    p.add_argument("--summary-json", type=Path, metavar="PATH", help="also write the summary figures as JSON")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr (default: only on a terminal)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default: %(default)s)")
+    p.set_defaults(run=run_score)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from rl.metrics import summarize
+    from rl.scoring import ScoreOptions, ScoringError, default_output, format_summary, read_scored, score_file, summary_json
+
+    opts = ScoreOptions(
+        predictions=args.predictions,
+        output=args.output or default_output(args.predictions),
+        verifier=args.verifier,
+        verifier_field=args.verifier_field,
+        completion_field=args.completion_field,
+        reference_field=args.reference_field,
+        id_field=args.id_field,
+        workers=args.workers,
+        timeout_s=args.timeout,
+        resume=args.resume,
+        force=args.force,
+        progress=args.progress,
+    )
+    try:
+        run = score_file(opts)
+        samples = read_scored(run.output, opts.id_field)  # the whole file: a resumed run included
+    except ScoringError as exc:
+        print(f"rlvr score: error: {exc}", file=sys.stderr)
+        return 2
+    if not samples:
+        print(f"rlvr score: nothing could be scored from {opts.predictions} ({run.malformed} malformed line(s))", file=sys.stderr)
+        return 1
+    summary = summarize(samples, malformed=run.malformed, seed=args.seed)
+    kept = f", {run.kept} kept from before" if run.kept else ""
+    print(format_summary(summary, title=f"{run.output}: {run.scored_now} line(s) scored now{kept}"))
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(summary_json(summary, run, opts), indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+# ---------------------------------------------------------------- rlvr verify
+
+VERIFY_EXAMPLES = """\
+  rlvr verify --verifier math --reference 3 "so the answer is \\boxed{3}"
+  rlvr verify --reference "\\frac{1}{2}" --file completion.txt --json
+  echo "The answer is 0.5" | rlvr verify --reference 1/2 -
+
+Exit code: 0 judged correct, 1 judged wrong, 2 not judged (no answer, timeout, error...).
+"""
+
+
+def add_verify_command(subparsers) -> None:
+    p = _subcommand(subparsers, "verify", "Judge one completion against a reference.", VERIFY_EXAMPLES)
+    p.add_argument("completion", nargs="?", help='the completion text, or "-" to read it from stdin')
+    p.add_argument("--file", type=Path, help="read the completion from this file")
+    p.add_argument("--reference", required=True, help="the reference answer")
+    p.add_argument("--verifier", default="math", help="verifier name or module:function (default: %(default)s)")
+    p.add_argument("--timeout", type=_positive(float), default=5.0, help="seconds before the verifier is killed (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
+    p.set_defaults(run=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from verifiers.pool import VerifierPool, VerifyRequest
+    from verifiers.registry import VerifierNotFound
+
+    if (args.completion is None) == (args.file is None):
+        print('rlvr verify: error: give the completion as an argument, "-" for stdin, or --file F (exactly one)', file=sys.stderr)
+        return 2
+    if args.file is not None:
+        try:
+            completion = args.file.read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"rlvr verify: error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    else:
+        completion = sys.stdin.read() if args.completion == "-" else args.completion
+    try:
+        # A pool of one, not a direct call: the same hard time bound as in `rlvr score`.
+        with VerifierPool(args.verifier, workers=1, timeout_s=args.timeout) as pool:
+            verdict = pool.score([VerifyRequest(completion, args.reference)])[0]
+    except VerifierNotFound as exc:
+        print(f"rlvr verify: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(verdict.to_dict(), ensure_ascii=False))
+    else:
+        for key, value in verdict.to_dict().items():
+            print(f"{key:<10} {value}")
+    if not verdict.judged:
+        return 2
+    return 0 if verdict.score >= 1.0 else 1
+
+
+# ---------------------------------------------------------------- rlvr verifiers
+
+VERIFIERS_EXAMPLES = """\
+  rlvr verifiers list
+
+Any importable function also works as a verifier: --verifier my_pkg.checks:exact_match
+"""
+
+
+def add_verifiers_command(subparsers) -> None:
+    p = _subcommand(subparsers, "verifiers", "List the verifiers this installation knows.", VERIFIERS_EXAMPLES)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", help="table of verifier names and where they come from")
+    p.set_defaults(run=run_verifiers_list)  # `rlvr verifiers` alone lists too
+
+
+def run_verifiers_list(args: argparse.Namespace) -> int:
+    from verifiers.registry import list_verifiers
+
+    rows = [("name", "origin"), *list_verifiers()]
+    width = max(len(name) for name, _ in rows)
+    for name, origin in rows:
+        print(f"{name:<{width}}  {origin}")
+    return 0
+
+
+# ---------------------------------------------------------------- rlvr train
+
+TRAIN_EXAMPLES = """\
+  rlvr train experiments/tiny_arith.yaml --out runs/arith
+  rlvr train experiments/tiny_arith.yaml --out runs/arith --resume      # continue a killed run
+  rlvr train experiments/tiny_arith.yaml rollout.group_size=4 algorithm.advantage_estimator=rloo
+
+Any config field can be overridden as section.key=value (YAML syntax for values). The run
+directory gets config.yaml, metrics.jsonl, tb/ (TensorBoard), curves.png, checkpoints/
+and summary.json with held-out accuracy before and after RL.
+"""
+
+
+def add_train_command(subparsers) -> None:
+    p = _subcommand(subparsers, "train", "Train a policy: SFT warm-up, then GRPO with verifiers, on Ray actors.", TRAIN_EXAMPLES)
+    p.add_argument("config", type=Path, metavar="CONFIG", help="experiment YAML")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. run.total_steps=10")
+    p.add_argument("--out", help="run directory (overrides run.out_dir)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in the run directory")
+    p.set_defaults(run=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rl.config import ConfigError, load_config
+
+    overrides = list(args.overrides)
+    if args.out:
+        overrides.append(f"run.out_dir={args.out}")
+    if args.resume:
+        overrides.append("run.resume=true")
+    try:
+        config = load_config(args.config, overrides)
+    except ConfigError as exc:
+        print(f"rlvr train: {exc}", file=sys.stderr)
+        return 2
+    from rl.grpo import train
+
+    summary = train(config)
+    print(_format_train_summary(summary, config.run.out_dir))
+    return 0
+
+
+def _format_train_summary(summary: dict, out_dir: str) -> str:
+    def pct(key: str) -> str:
+        value = summary.get(key)
+        return "-" if value is None else f"{100 * value:5.1f}%"
+
+    return "\n".join([
+        f"held-out accuracy  initial {pct('heldout_accuracy_initial')}   before RL {pct('heldout_accuracy_before_rl')}"
+        f"   after RL {pct('heldout_accuracy_after_rl')}",
+        f"run directory      {out_dir}  (summary.json, metrics.jsonl, curves.png, tb/)",
+        f"wall time          {summary.get('wall_time_s', 0):.0f}s",
+    ])
+
+
+# ---------------------------------------------------------------- registration
+
+def add_sandbox_command(subparsers) -> None:
+    from sandbox.cli import add_sandbox_commands
+
+    add_sandbox_commands(subparsers)
+
+
+# One entry per command (or family of commands).
+COMMANDS: list[Callable[..., None]] = [
+    add_train_command,
+    add_score_command,
+    add_verify_command,
+    add_verifiers_command,
+    add_sandbox_command,
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlvr",
+        description="RL of language models with verifiable rewards.",
+        epilog="examples:\n  rlvr score preds.jsonl --verifier math\n  rlvr verify --reference 3 'answer: \\boxed{3}'\n  rlvr verifiers list",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help(sys.stderr)
+        return 2
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

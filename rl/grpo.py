@@ -1,0 +1,190 @@
+"""GRPO with verifiable rewards on Ray: the loop, top to bottom.
+
+    rlvr train experiments/tiny_arith.yaml --out runs/arith
+
+Each step: pick prompts -> rollout actors sample G completions each -> the verifier
+pool judges them and the reward components score them -> group advantages ->
+learner actors update -> learner 0's weights go to the rollout actors. Before RL,
+an optional SFT warm-up teaches the answer format; held-out accuracy is measured
+before and after RL and written to ``summary.json``.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from statistics import mean
+from typing import Sequence
+
+import ray
+import torch
+from tqdm.auto import tqdm
+
+from rl.actors import Cluster
+from rl.algorithms import DynamicSampler, get_advantage_estimator
+from rl.config import ExperimentConfig
+from rl.data import drop_long_prompts, load_splits
+from rl.evaluate import evaluate
+from rl.policy import ensure_model, load_tokenizer
+from rl.records import Prompt, ScoredRollout, TrainSequence
+from rl.run_dir import RunDirectory, latest_checkpoint
+from rl.scorer import RolloutScorer
+from rl.sft import run_sft, sft_sequences
+
+EVAL_SEED = 1234  # held-out evaluation samples the same way at every eval
+
+
+class PromptSchedule:
+    """Which prompts step ``s`` trains on: a function of (seed, s) alone, so resuming needs no data state."""
+
+    def __init__(self, prompts: Sequence[Prompt], per_step: int, seed: int):
+        self.prompts, self.per_step, self.seed = list(prompts), per_step, seed
+
+    def batch(self, index: int) -> list[Prompt]:
+        out = []
+        for position in range(index * self.per_step, (index + 1) * self.per_step):
+            epoch, offset = divmod(position, len(self.prompts))
+            order = list(range(len(self.prompts)))
+            random.Random(self.seed * 100_003 + epoch).shuffle(order)
+            out.append(self.prompts[order[offset]])
+        return out
+
+
+def train(config: ExperimentConfig) -> dict:
+    started = time.time()
+    train_prompts, heldout = load_splits(config.data)
+    model_path = ensure_model(config)
+    tokenizer = load_tokenizer(model_path)
+    train_prompts, dropped = drop_long_prompts(train_prompts, tokenizer, config.data)
+    if dropped:
+        print(f"dropped {len(dropped)} prompts longer than data.max_prompt_tokens={config.data.max_prompt_tokens}")
+
+    resume = latest_checkpoint(config.run.out_dir) if config.run.resume else None
+    if config.run.resume and resume is None:
+        print(f"no complete checkpoint in {config.run.out_dir}: starting from scratch")
+    start_step, load_from = (resume[0], str(resume[1])) if resume else (0, str(model_path))
+    run = RunDirectory(config, resume_step=start_step if resume else None)
+    _start_ray(config)
+    cluster = Cluster(config, load_from)
+    scorer = RolloutScorer(config)
+    summary: dict = {"name": config.name, "model": str(model_path), "placement": cluster.placement()}
+    try:
+        if resume:
+            cluster.learners_call("start_phase", config.learner.lr)
+            summary = {**_restore(cluster, load_from), "placement": summary["placement"]}
+            print(f"resumed from {load_from} at step {start_step}")
+        else:
+            summary.update(_warm_up(config, cluster, scorer, train_prompts, heldout, tokenizer, run))
+        schedule = PromptSchedule(train_prompts, config.rollout.prompts_per_step, config.run.seed)
+        step = start_step
+        bar = tqdm(range(start_step, config.run.total_steps), desc="GRPO", unit="step", dynamic_ncols=True,
+                   initial=start_step, total=config.run.total_steps)
+        for step in bar:
+            metrics = grpo_step(config, cluster, scorer, schedule, step)
+            if config.run.eval_every and (step + 1) % config.run.eval_every == 0 and heldout:
+                metrics.update(evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED))
+            run.log(step + 1, metrics)
+            bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", acc=f"{metrics['train/accuracy']:.2f}")
+            if config.run.save_every and (step + 1) % config.run.save_every == 0:
+                cluster.save(str(run.checkpoint_path(step + 1)), {"step": step + 1, "summary": summary})
+                run.plot()
+        final = evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED) if heldout else {}
+        summary["heldout_accuracy_after_rl"] = final.get("eval/accuracy")
+        summary["rl_steps"] = config.run.total_steps
+        cluster.save(str(run.checkpoint_path(config.run.total_steps)), {"step": config.run.total_steps, "summary": summary})
+    finally:
+        scorer.close()
+        cluster.shutdown()
+        run.plot()
+        run.close()
+    summary["wall_time_s"] = round(time.time() - started, 1)
+    run.write_summary(summary)
+    return summary
+
+
+def grpo_step(config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: PromptSchedule, step: int) -> dict:
+    t0 = time.time()
+    groups, rewards, rounds = _sample_groups(config, cluster, scorer, schedule, step)
+    t_rollout = time.time() - t0
+    advantages = get_advantage_estimator(config.algorithm.advantage_estimator)(rewards)  # (N, G)
+    sequences = [
+        TrainSequence(s.rollout.prompt_ids, s.rollout.completion_ids, float(advantages[i, j]))
+        for i, group in enumerate(groups) for j, s in enumerate(group)
+    ]
+    num_tokens = sum(len(s.completion_ids) for s in sequences)
+    t1 = time.time()
+    learner_metrics = cluster.train("grpo_step", sequences, num_tokens=num_tokens, num_seqs=len(sequences),
+                                    max_len=config.rollout.max_new_tokens)
+    cluster.sync_weights(version=step + 1)
+    flat = [s for group in groups for s in group]
+    metrics = {
+        "reward/mean": float(rewards.mean()),
+        "train/accuracy": mean(s.verdict.score if s.verdict.judged else 0.0 for s in flat),
+        "completion/length": mean(len(s.rollout.completion_ids) for s in flat),
+        "completion/finished": mean(s.rollout.finished for s in flat),
+        "verifier/unjudged": mean(not s.verdict.judged for s in flat),
+        "groups/informative": float((rewards.max(1).values > rewards.min(1).values).float().mean()),
+        "groups/rounds": rounds,
+        "time/rollout_s": t_rollout,
+        "time/update_s": time.time() - t1,
+    }
+    for name in flat[0].components:
+        metrics[f"reward/{name}"] = mean(s.components[name] for s in flat)
+    metrics.update({f"learner/{k}": v for k, v in learner_metrics.items()})
+    return metrics
+
+
+def _sample_groups(config, cluster, scorer, schedule, step) -> tuple[list[list[ScoredRollout]], torch.Tensor, int]:
+    """G scored completions per prompt; with dynamic sampling, only groups whose rewards differ."""
+    G, seed = config.rollout.group_size, config.run.seed * 1_000_003 + step * 101
+    max_rounds = 4 if config.algorithm.dynamic_sampling else 1
+    sampler = DynamicSampler(config.rollout.prompts_per_step, max_rounds=max_rounds)
+    last = None
+    for round_ in range(max_rounds):
+        prompts = schedule.batch(step * max_rounds + round_)
+        scored = scorer.score(cluster.generate(prompts, G, temperature=config.rollout.temperature, seed=seed + round_))
+        groups = [scored[i * G:(i + 1) * G] for i in range(len(prompts))]
+        rewards = torch.tensor([[s.reward for s in g] for g in groups])  # (N, G)
+        last = (groups, rewards)
+        if not config.algorithm.dynamic_sampling:
+            return groups, rewards, 1
+        if sampler.add(groups, rewards):
+            break
+    kept = sampler.take() or last[0]  # nothing informative at all: train on the last round (zero advantages)
+    return kept, torch.tensor([[s.reward for s in g] for g in kept]), sampler.rounds or max_rounds
+
+
+def _warm_up(config, cluster, scorer, train_prompts, heldout, tokenizer, run) -> dict:
+    """Held-out accuracy of the initial model, SFT warm-up, then held-out accuracy before RL."""
+    out = {}
+    evaluate_now = lambda: evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED)
+    if heldout and config.sft.steps:
+        out["heldout_accuracy_initial"] = evaluate_now().get("eval/accuracy")
+    if config.sft.steps:
+        history = run_sft(cluster, sft_sequences(train_prompts, tokenizer, config.data), config.sft, seed=config.run.seed)
+        out["sft_final_loss"] = history[-1]["loss"]
+        cluster.sync_weights(version=0)
+    before = evaluate_now() if heldout else {}
+    out["heldout_accuracy_before_rl"] = before.get("eval/accuracy")
+    run.log(0, before)
+    cluster.learners_call("start_phase", config.learner.lr)
+    return out
+
+
+def _restore(cluster: Cluster, checkpoint: str) -> dict:
+    extra = cluster.learners_call("load_trainer_state", checkpoint)[0]
+    return dict(extra.get("summary", {}))
+
+
+def _start_ray(config: ExperimentConfig) -> None:
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address)
+        return
+    # Locally, rollout and learner actors take turns (the loop is synchronous), so their CPU
+    # requests may add up to more than the machine has without oversubscribing it.
+    wanted = config.rollout.num_actors * config.rollout.num_cpus + config.learner.num_learners * config.learner.num_cpus
+    ray.init(num_cpus=max(os.cpu_count() or 1, int(wanted + 0.999)), include_dashboard=False, log_to_driver=False,
+             configure_logging=False)

@@ -1,0 +1,190 @@
+"""Learners: the policy's trainable copy, its optimizer, and one update per call.
+
+``Learner`` is a plain class; ``rl.actors`` makes it a Ray actor. N learners train
+data-parallel: each gets a shard of the batch, losses are normalised by the *whole*
+batch's token/sequence counts, and summed gradients are all-reduced through
+torch.distributed (gloo on CPU, nccl on GPU), so N learners make exactly the update
+one learner would make on the whole batch.
+"""
+from __future__ import annotations
+
+import os
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from rl.algorithms import grpo_loss
+from rl.config import AlgorithmConfig, LearnerConfig
+from rl.policy import load_policy, resolve_device
+from rl.records import TrainSequence
+
+TRAINER_STATE = "trainer_state.pt"
+
+
+class Learner:
+    def __init__(
+        self,
+        model_path: str,
+        learner: LearnerConfig,
+        algorithm: AlgorithmConfig,
+        *,
+        temperature: float = 1.0,
+        rank: int = 0,
+        world_size: int = 1,
+        master_addr: str | None = None,
+        master_port: int | None = None,
+        threads: int | None = None,
+    ):
+        if threads:
+            torch.set_num_threads(threads)
+        self.cfg, self.algo = learner, algorithm
+        self.rank, self.world_size = rank, world_size
+        self.temperature = temperature
+        self.device = torch.device(resolve_device(learner.device))
+        if world_size > 1:
+            backend = learner.backend if learner.backend != "auto" else ("nccl" if self.device.type == "cuda" else "gloo")
+            dist.init_process_group(
+                backend, init_method=f"tcp://{master_addr}:{master_port}", rank=rank, world_size=world_size,
+                timeout=timedelta(seconds=120),  # a dead peer fails the step loudly instead of hanging it
+            )
+        self.model, self.tokenizer = load_policy(model_path, device=str(self.device))
+        self.model.train()
+        self.pad_id = self.tokenizer.pad_token_id
+        self.reference = None
+        if algorithm.kl_coef > 0:
+            self.reference, _ = load_policy(model_path, device=str(self.device))
+            self.reference.requires_grad_(False)
+        self.optimizer = self._optimizer(learner.lr)
+
+    def _optimizer(self, lr: float) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.model.parameters(), lr=lr, weight_decay=self.cfg.weight_decay)
+
+    def start_phase(self, lr: float) -> None:
+        """A fresh optimizer for a new stage (SFT -> RL): Adam moments of one objective mislead the next."""
+        self.optimizer = self._optimizer(lr)
+
+    # ---------------------------------------------------------------- updates
+    def sft_step(self, sequences: Sequence[TrainSequence], num_tokens: int) -> dict[str, float]:
+        """Cross-entropy on completion tokens only (the prompt is context, not a target)."""
+
+        def loss_fn(batch) -> tuple[torch.Tensor, dict]:
+            logprobs = self._logprobs(self.model, batch)  # (B, T)
+            loss = -(logprobs * batch["mask"]).sum() / num_tokens
+            return loss, {}
+
+        return self._update(sequences, loss_fn)
+
+    def grpo_step(self, sequences: Sequence[TrainSequence], num_tokens: int, num_seqs: int, max_len: int) -> dict[str, float]:
+        """One policy-gradient update on this learner's shard; the counts are the whole batch's."""
+        old = self._old_logprobs(sequences) if self.algo.ppo_epochs > 1 else None
+        metrics: dict[str, float] = {}
+        for epoch in range(self.algo.ppo_epochs):
+
+            def loss_fn(batch, start) -> tuple[torch.Tensor, dict]:
+                logprobs = self._logprobs(self.model, batch)  # (B, T)
+                ref = self._logprobs(self.reference, batch, grad=False) if self.reference is not None else None
+                old_lp = old[start : start + len(logprobs)][:, : logprobs.shape[1]] if old is not None else None
+                return grpo_loss(
+                    logprobs, old_lp, batch["advantages"], batch["mask"],
+                    clip_low=self.algo.clip_low, clip_high=self.algo.clip_high, kl_coef=self.algo.kl_coef,
+                    ref_logprobs=ref, loss_agg=self.algo.loss_agg,
+                    num_tokens=num_tokens, num_seqs=num_seqs, max_len=max_len,
+                )
+
+            metrics = self._update(sequences, loss_fn, with_offset=True)
+        return metrics
+
+    def _update(self, sequences: Sequence[TrainSequence], loss_fn, with_offset: bool = False) -> dict[str, float]:
+        self.optimizer.zero_grad(set_to_none=True)
+        total, sums = 0.0, {}
+        mb = self.cfg.micro_batch_size
+        for start in range(0, len(sequences), mb):
+            batch = self._collate(sequences[start : start + mb])
+            loss, metrics = loss_fn(batch, start) if with_offset else loss_fn(batch)
+            loss.backward()  # each micro-batch loss is already normalised by the global counts
+            total += loss.item()
+            for key, value in metrics.items():
+                sums[key] = sums.get(key, 0.0) + float(value) * len(batch["mask"])
+        self._all_reduce_grads()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        out = {key: value / max(1, len(sequences)) for key, value in sums.items()}
+        out.update(loss=total, grad_norm=float(grad_norm))
+        return out
+
+    def _all_reduce_grads(self) -> None:
+        if self.world_size == 1:
+            return
+        for param in self.model.parameters():
+            if param.grad is None:
+                param.grad = torch.zeros_like(param)  # every rank must join every all-reduce
+            dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
+
+    @torch.no_grad()
+    def _old_logprobs(self, sequences: Sequence[TrainSequence]) -> torch.Tensor:
+        width = max(len(s.prompt_ids) + len(s.completion_ids) for s in sequences) - 1
+        rows = []
+        for start in range(0, len(sequences), self.cfg.micro_batch_size):
+            batch = self._collate(sequences[start : start + self.cfg.micro_batch_size])
+            lp = self._logprobs(self.model, batch, grad=False)  # (b, t)
+            rows.append(F.pad(lp, (0, width - lp.shape[1])))
+        return torch.cat(rows)  # (B, T)
+
+    def _logprobs(self, model, batch, grad: bool = True) -> torch.Tensor:
+        with torch.set_grad_enabled(grad):
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
+            logits = logits[:, :-1].float() / self.temperature  # (B, L-1, V): position t predicts token t+1
+            targets = batch["input_ids"][:, 1:]  # (B, L-1)
+            return torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, L-1)
+
+    def _collate(self, sequences: Sequence[TrainSequence]) -> dict[str, torch.Tensor]:
+        """Right-padded ids, attention mask, and a (B, L-1) mask of completion-token targets."""
+        width = max(len(s.prompt_ids) + len(s.completion_ids) for s in sequences)
+        ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(sequences), width), dtype=torch.long)
+        mask = torch.zeros((len(sequences), width - 1))
+        for row, seq in enumerate(sequences):
+            tokens = list(seq.prompt_ids) + list(seq.completion_ids)
+            ids[row, : len(tokens)] = torch.tensor(tokens)
+            attention[row, : len(tokens)] = 1
+            mask[row, len(seq.prompt_ids) - 1 : len(tokens) - 1] = 1.0  # targets are the completion tokens
+        advantages = torch.tensor([s.advantage for s in sequences], dtype=torch.float32)
+        return {k: v.to(self.device) for k, v in
+                {"input_ids": ids, "attention_mask": attention, "mask": mask, "advantages": advantages}.items()}
+
+    # ---------------------------------------------------------------- weights and checkpoints
+    def get_weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+
+    def save(self, path: str, extra: dict[str, Any]) -> None:
+        """HF-format model + tokenizer, and optimizer/RNG/loop state beside them (rank 0 writes)."""
+        if self.rank != 0:
+            return
+        target = Path(path)
+        target.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(target)
+        self.tokenizer.save_pretrained(target)
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+            "extra": extra,
+        }
+        torch.save(state, target / f".{TRAINER_STATE}.tmp")
+        os.replace(target / f".{TRAINER_STATE}.tmp", target / TRAINER_STATE)  # the marker of a complete checkpoint
+
+    def load_trainer_state(self, path: str) -> dict[str, Any]:
+        state = torch.load(Path(path) / TRAINER_STATE, weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        return state["extra"]
+
+    def ping(self) -> int:
+        return self.rank

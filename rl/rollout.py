@@ -1,0 +1,78 @@
+"""Rollout workers: sample completions from the current policy with transformers' ``generate``.
+
+``RolloutWorker`` is a plain class (tests drive it without Ray); ``rl.actors`` wraps it
+as a Ray actor. It holds a copy of the policy and receives new weights, tagged with a
+version number, from the learners after every update.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from rl.config import DataConfig, RolloutConfig
+from rl.data import render_prompt
+from rl.policy import load_policy
+from rl.records import Prompt, Rollout
+
+
+class RolloutWorker:
+    def __init__(self, model_path: str, data: DataConfig, rollout: RolloutConfig, *, device: str = "cpu", threads: int | None = None):
+        if threads:
+            torch.set_num_threads(threads)
+        self.model, self.tokenizer = load_policy(model_path, device=device)
+        self.data, self.rollout = data, rollout
+        self.device = self.model.device
+        self.version = 0
+
+    def set_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> int:
+        self.model.load_state_dict(state_dict)
+        self.version = version
+        return version
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int, enable_thinking: bool | None = None) -> list[Rollout]:
+        """``num_samples`` completions for each prompt, grouped: prompt 0's samples come first."""
+        torch.manual_seed(seed)  # a step's samples depend on (seed, weights) only: resumable, reproducible
+        data = self.data if enable_thinking is None else replace(self.data, enable_thinking=enable_thinking)
+        texts = [render_prompt(p, self.tokenizer, data) for p in prompts for _ in range(num_samples)]
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        sampling: dict[str, Any] = {"do_sample": True, "temperature": temperature, "top_p": self.rollout.top_p} if temperature > 0 else {"do_sample": False}
+        out = self.model.generate(
+            **batch,
+            max_new_tokens=self.rollout.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            return_dict_in_generate=True,
+            output_logits=True,
+            top_k=None,
+            **sampling,
+        )
+        width = batch["input_ids"].shape[1]
+        completions = out.sequences[:, width:]  # (B, T)
+        logits = torch.stack(out.logits, dim=1).float()  # (B, T, V)
+        if temperature > 0:
+            logits = logits / temperature
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)  # (B, T)
+        return [self._rollout(prompts[i // num_samples], batch, i, completions[i], logprobs[i]) for i in range(len(texts))]
+
+    def _rollout(self, prompt: Prompt, batch, row: int, completion: torch.Tensor, logprobs: torch.Tensor) -> Rollout:
+        prompt_ids = batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist()
+        ids = completion.tolist()
+        eos = self.tokenizer.eos_token_id
+        finished = eos in ids
+        length = ids.index(eos) + 1 if finished else len(ids)
+        ids = ids[:length]
+        return Rollout(
+            prompt=prompt,
+            prompt_ids=tuple(prompt_ids),
+            completion_ids=tuple(ids),
+            text=self.tokenizer.decode(ids, skip_special_tokens=True),
+            logprobs=tuple(logprobs[:length].tolist()),
+            finished=finished,
+            policy_version=self.version,
+        )
+
+    def ping(self) -> int:
+        return self.version

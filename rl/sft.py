@@ -1,0 +1,50 @@
+"""Supervised warm-up (cold start): teach the policy the answer format from worked solutions.
+
+Assistant-only loss: the rendered prompt is context, the solution plus EOS is the target.
+Runs on the same learner actors as RL, so N learners shard it the same way.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Sequence
+
+from tqdm.auto import tqdm
+
+from rl.config import DataConfig, SFTConfig
+from rl.data import render_prompt
+from rl.records import Prompt, TrainSequence
+
+
+def sft_sequences(prompts: Sequence[Prompt], tokenizer: Any, data: DataConfig) -> list[TrainSequence]:
+    """(prompt ids, solution ids + EOS) for every prompt that has a worked solution."""
+    out = []
+    for prompt in prompts:
+        if not prompt.solution:
+            continue
+        prompt_ids = tokenizer(render_prompt(prompt, tokenizer, data), add_special_tokens=False)["input_ids"]
+        solution_ids = tokenizer(prompt.solution, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        out.append(TrainSequence(tuple(prompt_ids), tuple(solution_ids)))
+    if not out:
+        raise ValueError("SFT warm-up needs prompts with worked solutions (data.solution_field); none have one")
+    return out
+
+
+def run_sft(cluster, sequences: Sequence[TrainSequence], cfg: SFTConfig, *, seed: int, log=None) -> list[dict[str, float]]:
+    """``cfg.steps`` updates on shuffled batches of ``cfg.batch_size``; returns each step's metrics."""
+    cluster.learners_call("start_phase", cfg.lr)
+    rng = random.Random(seed)
+    order: list[int] = []
+    history = []
+    for step in tqdm(range(cfg.steps), desc="SFT warm-up", unit="step", dynamic_ncols=True):
+        if len(order) < cfg.batch_size:
+            fresh = list(range(len(sequences)))
+            rng.shuffle(fresh)
+            order += fresh
+        batch = [sequences[i] for i in order[: cfg.batch_size]]
+        del order[: cfg.batch_size]
+        num_tokens = sum(len(s.completion_ids) for s in batch)
+        metrics = cluster.train("sft_step", batch, num_tokens=num_tokens)
+        history.append(metrics)
+        if log is not None:
+            log(step, metrics)
+    return history

@@ -1,0 +1,114 @@
+"""The runner inside one execution: runs the program, then proves it reached its end.
+
+Standard library only: the supervisor starts it as ``python3 -I -B -c <this source>``
+with these descriptors already in place:
+
+    0, 1, 2   the program's stdin, stdout and stderr (pipes to the supervisor)
+    3         the request: one line "memory_bytes cpu_s file_bytes open_files cwd",
+              then the program's source; read to EOF, then closed
+    4         the completion token, waiting in the kernel's pipe buffer
+    5         the report back to the supervisor
+
+The token is read only after the program's module body has returned, so during the
+run it exists in no memory of this process, no argument, no variable and no file:
+only in a pipe buffer. The report is ``rlvr-completed <token>`` after a normal end,
+``rlvr-raised <ExceptionName>`` otherwise. See the threat model in
+``sandbox/__init__.py`` for what this does and does not prove.
+"""
+import os
+import sys
+
+REQUEST_FD, TOKEN_FD, REPORT_FD = 3, 4, 5
+PROGRAM_NAME = "program.py"
+
+# Bound now, before the program runs, so that monkeypatching ``os`` cannot
+# redirect the proof path (it can only break it, which fails the run).
+_read, _write, _exit, _close = os.read, os.write, os._exit, os.close
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = _read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _apply_limits(values: list[int]) -> None:
+    import resource
+
+    kinds = (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE)
+    for which, value in zip(kinds, values):
+        if value > 0:  # 0: leave this one as inherited
+            resource.setrlimit(which, (value, value))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:  # make this process tree the out-of-memory killer's first choice, never the supervisor
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
+def _stop_tracing() -> None:
+    # A trace or profile hook the program installed must not run inside the proof path.
+    sys.settrace(None)
+    sys.setprofile(None)
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # the program may have closed or replaced its streams
+            pass
+
+
+def _fail(exc: BaseException) -> None:
+    _stop_tracing()
+    _write(REPORT_FD, b"rlvr-raised " + type(exc).__name__.encode("ascii", "replace"))
+    code = 1
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    else:
+        import linecache
+        import traceback
+
+        # Tracebacks then show the program's lines, as they would for a file on disk.
+        linecache.cache[PROGRAM_NAME] = (len(_source), None, _source.splitlines(True), PROGRAM_NAME)
+        traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None)
+    _flush_std()
+    _exit(code & 0xFF)
+
+
+_source = ""
+
+
+def main() -> None:
+    # No json, re or linecache here: this process is started ahead of every run, and
+    # each import it skips is CPU the pool gets back.
+    global _source
+    header, _, body = _read_all(REQUEST_FD).partition(b"\n")
+    _close(REQUEST_FD)
+    *limits, cwd = header.decode().split(" ", 4)
+    os.chdir(cwd)
+    _apply_limits([int(v) for v in limits])
+    _source = body.decode("utf-8", "surrogatepass")
+    module = type(sys)("__main__")
+    sys.modules["__main__"] = module
+    sys.argv = [PROGRAM_NAME]
+    sys.path.insert(0, cwd)  # as for `python <cwd>/program.py`: helper modules it writes import
+    try:
+        exec(compile(_source, PROGRAM_NAME, "exec"), module.__dict__)
+    except BaseException as exc:  # SystemExit included: a program that exits early did not finish
+        _fail(exc)
+    _stop_tracing()
+    _flush_std()
+    _write(REPORT_FD, b"rlvr-completed " + _read(TOKEN_FD, 64))
+    _exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""``LocalSandbox``: the same interface as ``DockerSandbox``, with subprocesses and rlimits.
+
+NOT a security boundary. The program runs as your user, on your filesystem, with
+your network: only time, memory, file size, open files and output are limited, and
+only its own process group is killed afterwards (a program that calls ``setsid``
+escapes). For machines without Docker, trusted code, and tests of the plumbing;
+it refuses to start without ``unsafe=True``.
+
+    >>> from sandbox.local_sandbox import LocalSandbox
+    >>> with LocalSandbox(unsafe=True) as box:                   # doctest: +SKIP
+    ...     box.run("assert sum([1, 2]) == 3").status
+    'passed'
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import warnings
+from typing import Sequence
+
+from sandbox.batch import run_batch
+from sandbox.container import RUNNER_SOURCE
+from sandbox.result import ExecResult, SandboxLimits
+from sandbox.supervisor import execute, spawn_child
+
+_WARNING = ("LocalSandbox runs untrusted code as your own user with no filesystem or network isolation; "
+            "use DockerSandbox for anything a model wrote")
+
+
+class LocalSandbox:
+    """Run programs as local subprocesses (see the module docstring before using it)."""
+
+    def __init__(self, *, unsafe: bool = False, size: int = 4, limits: SandboxLimits = SandboxLimits(),
+                 python: str = sys.executable) -> None:
+        if not unsafe:
+            raise ValueError(f"{_WARNING}; pass unsafe=True to accept that")
+        warnings.warn(_WARNING, RuntimeWarning, stacklevel=2)
+        logging.getLogger(__name__).warning(_WARNING)
+        self.size = size
+        self.limits = limits
+        self.python = python
+
+    def run(self, code: str, *, stdin: str | None = None, timeout_s: float = 10.0) -> ExecResult:
+        if timeout_s <= 0:
+            raise ValueError("timeout_s must be positive")
+        scratch = tempfile.mkdtemp(prefix="rlvr-local-")
+        try:
+            child = spawn_child(self.python, RUNNER_SOURCE, new_session=True)
+            frame = execute(child, {"code": code, "stdin": stdin, "timeout_s": timeout_s, "cwd": scratch,
+                                    "max_output_bytes": self.limits.max_output_bytes,
+                                    "limits": self.limits.for_runner(timeout_s)},
+                            kill_tree=lambda: _kill_group(child.pid))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return ExecResult.from_supervisor(frame, "local")
+
+    def run_batch(self, codes: Sequence[str], *, stdins: Sequence[str | None] | None = None,
+                  timeout_s: float = 10.0, concurrency: int | None = None) -> list[ExecResult]:
+        return run_batch(self.run, codes, stdins, timeout_s, concurrency or self.size)
+
+    def close(self) -> None:
+        pass  # nothing outlives a run
+
+    def __enter__(self) -> "LocalSandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass  # already reaped when the program exited on its own

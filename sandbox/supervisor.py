@@ -1,0 +1,379 @@
+"""The supervisor: runs one program at a time in a child process and judges how it ended.
+
+Standard library only, because it runs in two places:
+
+* as PID 1 of every pool container (``python3 -I -S -c <this source> <runner source>``),
+  where it reads requests from its stdin and answers on its stdout — the only
+  channel to the host, and one the program cannot reach (see ``serve``);
+* inside the host process for ``LocalSandbox``, through ``spawn_child`` and ``execute``.
+
+Protocol, both directions: frames of ``<byte length>\\n<JSON>``. After each result
+the container supervisor cleans up and sends ``{"ready": true}`` — or
+``{"ready": false, "reason": ...}`` and exits, so that the host recycles it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import time
+
+STATUSES = ("passed", "failed", "timeout", "memory", "output_limit", "sandbox_error")
+CHILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
+# Where a program may write inside a container; wiped after every execution.
+SCRATCH_DIRS = ("/tmp", "/dev/shm", "/dev/mqueue")
+_DRAIN_S = 0.5  # after the program ends, how long stray writers may keep its pipes open
+_REPORT_CAP = 4096  # a program may flood the report pipe; the supervisor must not grow with it
+
+
+# ---------------------------------------------------------------- framing
+def encode_frame(obj: dict) -> bytes:
+    body = json.dumps(obj).encode()
+    return b"%d\n" % len(body) + body
+
+
+class FrameReader:
+    """Reassembles frames from a byte stream fed in arbitrary chunks."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[dict]:
+        self._buf += data
+        frames = []
+        while True:
+            newline = self._buf.find(b"\n")
+            if newline < 0:
+                return frames
+            size = int(self._buf[:newline])
+            end = newline + 1 + size
+            if len(self._buf) < end:
+                return frames
+            frames.append(json.loads(bytes(self._buf[newline + 1 : end])))
+            del self._buf[:end]
+
+
+# ---------------------------------------------------------------- one child
+class Child:
+    """A started runner, waiting for its request on descriptor 3."""
+
+    def __init__(self, pid: int, fds: dict[str, int]) -> None:
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.fds = fds  # our ends: stdin, stdout, stderr, request, token, report
+
+
+def spawn_child(python: str, runner_source: str, *, new_session: bool = False) -> Child:
+    """Start the runner now, so that a request only has to wait for a pipe write."""
+    ours, theirs = {}, {}
+    for name, child_reads in [("stdin", True), ("stdout", False), ("stderr", False),
+                              ("request", True), ("token", True), ("report", False)]:
+        r, w = os.pipe()
+        ours[name], theirs[name] = (w, r) if child_reads else (r, w)
+    # Lift every child end above the targets 0-5 so no dup2 below clobbers another's source.
+    theirs = {k: _above(fd, 64) for k, fd in theirs.items()}
+    order = ["stdin", "stdout", "stderr", "request", "token", "report"]
+    actions = [(os.POSIX_SPAWN_DUP2, theirs[name], target) for target, name in enumerate(order)]
+    pid = os.posix_spawn(python, [python, "-I", "-B", "-c", runner_source], dict(CHILD_ENV),
+                         file_actions=actions, setsid=new_session)
+    for fd in theirs.values():
+        os.close(fd)
+    for name in ("stdout", "stderr", "report", "stdin"):
+        os.set_blocking(ours[name], False)
+    return Child(pid, ours)
+
+
+def _above(fd: int, low: int) -> int:
+    import fcntl
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, low)
+    os.close(fd)
+    return moved
+
+
+def execute(child: Child, request: dict, kill_tree, oom_kills=lambda: 0) -> dict:
+    """Run ``request`` in ``child``; every process it started is dead when this returns.
+
+    request:   code, stdin (str or None), timeout_s, max_output_bytes, cwd, limits.
+    kill_tree: callable that SIGKILLs the child and everything it started, and reaps.
+    oom_kills: reads the memory cgroup's OOM-kill counter, to tell a memory kill apart.
+    """
+    token = os.urandom(16).hex().encode()
+    fds = child.fds
+    os.write(fds["token"], token)
+    os.close(fds["token"])
+    cap = int(request["max_output_bytes"])
+    ooms_before = oom_kills()
+    started = time.monotonic()
+    limits = request.get("limits", {})
+    header = " ".join(str(int(limits.get(k, 0))) for k in ("memory_bytes", "cpu_s", "file_bytes", "open_files"))
+    try:
+        # surrogatepass: any Python str round-trips, even one no UTF-8 text could hold.
+        _write_all(fds["request"], f"{header} {request['cwd']}\n{request['code']}".encode("utf-8", "surrogatepass"))
+    except BrokenPipeError:
+        pass  # the runner died before reading; its exit status tells the rest
+    os.close(fds["request"])
+    stdin = (request.get("stdin") or "").encode("utf-8", "surrogatepass")
+    outputs = {"stdout": bytearray(), "stderr": bytearray(), "report": bytearray()}
+    outcome, status = _watch(child, stdin, outputs, cap, started + float(request["timeout_s"]))
+    duration = time.monotonic() - started
+    kill_tree()
+    _drain(fds, outputs, cap)
+    for fd in (fds["stdout"], fds["stderr"], fds["report"], child.pidfd):
+        os.close(fd)
+    if fds.get("stdin") is not None:
+        os.close(fds["stdin"])
+    return _judge(outcome, status, outputs, token, cap, duration, oom_kills() > ooms_before)
+
+
+def _watch(child: Child, stdin: bytes, outputs: dict, cap: int, deadline: float):
+    """Pump pipes until the runner exits, the deadline passes or output overflows."""
+    fds = child.fds
+    sel = selectors.DefaultSelector()
+    for name in ("stdout", "stderr", "report"):
+        sel.register(fds[name], selectors.EVENT_READ, name)
+    sel.register(child.pidfd, selectors.EVENT_READ, "exit")
+    if stdin:
+        sel.register(fds["stdin"], selectors.EVENT_WRITE, "stdin")
+    else:
+        os.close(fds["stdin"])
+        fds["stdin"] = None
+    pending = memoryview(stdin)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None, "timeout"
+            for key, _ in sel.select(left):
+                name = key.data
+                if name == "exit":
+                    return _reap(child.pid), None
+                if name == "stdin":
+                    try:
+                        pending = pending[os.write(fds["stdin"], pending[: 1 << 16]):]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:  # the program closed its stdin: the rest is unwanted
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(fds["stdin"])
+                        os.close(fds["stdin"])
+                        fds["stdin"] = None
+                    continue
+                chunk = _read_some(fds[name])
+                if chunk is None:
+                    continue
+                if not chunk:
+                    sel.unregister(fds[name])
+                    continue
+                outputs[name] += chunk
+                if name == "report":
+                    del outputs[name][_REPORT_CAP:]  # the real report is 47 bytes; more is noise
+                elif len(outputs[name]) > cap:
+                    return None, "output_limit"
+    finally:
+        sel.close()
+
+
+def _reap(pid: int) -> int | None:
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(status)
+
+
+def _drain(fds: dict, outputs: dict, cap: int) -> None:
+    """Collect what is still buffered in the pipes, without waiting on stray writers for long."""
+    until = time.monotonic() + _DRAIN_S
+    open_fds = {fds[name]: name for name in ("stdout", "stderr", "report")}
+    while open_fds and time.monotonic() < until:
+        progressed = False
+        for fd, name in list(open_fds.items()):
+            chunk = _read_some(fd)
+            if chunk is None:
+                continue
+            progressed = True
+            outputs[name] += chunk
+            if not chunk or len(outputs[name]) > (_REPORT_CAP if name == "report" else cap):
+                del open_fds[fd]
+        if not progressed:
+            time.sleep(0.005)
+
+
+def _read_some(fd: int) -> bytes | None:
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _judge(exit_code, status, outputs, token, cap, duration, oom_killed) -> dict:
+    report = bytes(outputs["report"])
+    raised = report[len(b"rlvr-raised "):].decode("ascii", "replace") if report.startswith(b"rlvr-raised ") else None
+    completed = report == b"rlvr-completed " + token and exit_code == 0
+    if status is None:
+        if max(len(outputs["stdout"]), len(outputs["stderr"])) > cap:  # the excess came after the exit
+            status = "output_limit"
+        elif oom_killed or raised == "MemoryError":
+            status = "memory"
+        else:
+            status = "passed" if completed else "failed"
+    return {
+        "status": status,
+        "exit_code": exit_code,
+        "stdout": bytes(outputs["stdout"][:cap]).decode("utf-8", "replace"),
+        "stderr": bytes(outputs["stderr"][:cap]).decode("utf-8", "replace"),
+        "stdout_truncated": len(outputs["stdout"]) > cap,
+        "stderr_truncated": len(outputs["stderr"]) > cap,
+        "duration_s": round(duration, 6),
+        "detail": _detail(status, exit_code, raised, report, completed),
+    }
+
+
+def _detail(status, exit_code, raised, report, completed) -> str:
+    if status == "timeout":
+        return "killed at the wall-clock limit"
+    if status == "output_limit":
+        return "killed for writing more than the output cap"
+    if status == "memory":
+        return "ran out of memory" + (" (MemoryError)" if raised == "MemoryError" else " (killed by the OOM killer)")
+    if completed:
+        return "ran to its end"
+    if raised:
+        return f"uncaught {raised}" if raised != "SystemExit" else f"exited early via SystemExit (code {exit_code})"
+    if exit_code is not None and exit_code < 0:
+        return f"killed by signal {signal.Signals(-exit_code).name if -exit_code in signal.valid_signals() else -exit_code}"
+    if report.startswith(b"rlvr-completed "):
+        return "completion proof did not match this run's token"
+    return f"ended (exit code {exit_code}) before its last line ran"
+
+
+# ---------------------------------------------------------------- container PID 1
+def kill_everything() -> None:
+    """SIGKILL every process of this PID namespace but ourselves, and reap them all.
+
+    kill(-1) signals every process we may signal except PID 1 — us — and the kernel
+    delivers it under the task-list lock, so a fork bomb cannot outrun it.
+    """
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no children, alive or zombie, are left
+        if pid == 0:
+            time.sleep(0.001)
+
+
+def _wipe(path: str) -> None:
+    for entry in os.scandir(path):
+        full = entry.path
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                os.chmod(full, 0o700)  # the program may have locked its own directories
+                _wipe(full)
+                os.rmdir(full)
+            else:
+                os.unlink(full)
+        except FileNotFoundError:
+            pass
+
+
+def leftovers() -> str | None:
+    """Why this container is no longer clean, or None."""
+    if _processes():
+        return f"processes survived the kill: {_processes()}"
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                if len(f.readlines()) > 1:
+                    return f"System V IPC {kind} objects left behind"
+        except OSError:
+            pass
+    for path in SCRATCH_DIRS:
+        if os.path.isdir(path) and os.listdir(path):
+            return f"{path} could not be emptied"
+    return None
+
+
+def _processes() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+
+
+def cgroup_oom_kills() -> int:
+    for path, key in (("/sys/fs/cgroup/memory.events", "oom_kill"),
+                      ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except OSError:
+            continue
+    return 0
+
+
+def _harden_self() -> None:
+    """Make PID 1 unreachable from the programs it runs, which share its user id."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_DUMPABLE = 4
+    # Non-dumpable: same-uid processes can no longer ptrace us or open /proc/1/{mem,fd,environ}.
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
+    # PID 1 ignores every signal it has no handler for; Python's SIGINT handler would be one.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def serve(runner_source: str) -> None:
+    _harden_self()
+    # Keep the host channel on private descriptors; 0 and 1 become /dev/null.
+    chan_in, chan_out = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    python = "/usr/bin/python3"
+    child = spawn_child(python, runner_source)
+    reader = FrameReader()
+    while True:
+        data = os.read(chan_in, 1 << 16)
+        if not data:  # the host went away: stop, and the container removes itself
+            kill_everything()
+            return
+        for request in reader.feed(data):
+            try:
+                result = execute(child, request, kill_everything, cgroup_oom_kills)
+            except Exception as exc:  # our bug, not the program's: answer, then let the host recycle us
+                result = {"status": "sandbox_error", "exit_code": None, "stdout": "", "stderr": "",
+                          "stdout_truncated": False, "stderr_truncated": False, "duration_s": 0.0,
+                          "detail": f"supervisor failed: {type(exc).__name__}: {exc}"}
+            _write_all(chan_out, encode_frame(result))
+            kill_everything()
+            for path in SCRATCH_DIRS:
+                if os.path.isdir(path):
+                    _wipe(path)
+            dirty = leftovers() or (result["detail"] if result["status"] == "sandbox_error" else None)
+            _write_all(chan_out, encode_frame({"ready": dirty is None, "reason": dirty}))
+            if dirty:
+                return
+            child = spawn_child(python, runner_source)
+
+
+if __name__ == "__main__":
+    import sys
+
+    serve(sys.argv[1])
