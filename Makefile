@@ -4,13 +4,19 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # The CPU build of torch; an unpinned torch would pull several GB of CUDA wheels.
 TORCH  ?= torch==2.13.0
-PIP    := $(BIN)/python -m pip --disable-pip-version-check -q $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+# Where a machine keeps wheels on disk (the CPU torch here), pip should look there first.
+LINKS  := $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 export HF_HUB_OFFLINE := 1
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+QUIET  := { grep -v "is ignored" || true; }   # this machine's pip config warns about every package
 
-.PHONY: help setup run test test-fast bench docker clean
+.PHONY: help setup run score test test-fast bench docker clean
 
 help:
-	@echo "make run      set up .venv and run the main job (score the bundled sample predictions)"
+	@echo "make run      set up .venv and run the main job: train the tiny_arith experiment (runs/tiny_arith)"
+	@echo "make score    score the bundled sample predictions offline"
 	@echo "make test     set up .venv and run the whole test suite"
 	@echo "make docker   install and start the Docker engine, build the sandbox image offline (root)"
 	@echo "make bench    run the benchmarks in benchmarks/"
@@ -19,12 +25,15 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install "$(TORCH)" 2>&1 | grep -v "is ignored" || true
-	$(PIP) install -e ".[dev]" 2>&1 | grep -v "is ignored" || true
-	$(BIN)/python -c "import torch, verifiers, rl" 
+	$(PIP) install $(LINKS) "$(TORCH)" 2>&1 | $(QUIET)
+	$(PIP) install $(LINKS) -e ".[dev]" 2>&1 | $(QUIET)
+	$(BIN)/python -c "import torch, transformers, trl, ray, verifiers, rl, sandbox, rewards"
 	touch $@
 
 run: setup
+	$(BIN)/rlvr train experiments/tiny_arith.yaml --out runs/tiny_arith
+
+score: setup
 	$(BIN)/rlvr score experiments/data/math_sample.jsonl --verifier math -o runs/quickstart/scored.jsonl --force
 
 test: setup
@@ -38,6 +47,8 @@ docker: setup
 
 bench: setup
 	$(BIN)/python benchmarks/verifier_bench.py
+	$(BIN)/python benchmarks/grpo_bench.py
+	$(BIN)/python benchmarks/sandbox_bench.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -12,11 +12,11 @@ naming its place: ``path:line`` in JSONL, ``path row N`` in parquet.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from rl.config import DataConfig
+from rl.jsonl import BadLine, parse_object_line
 from rl.records import Prompt
 from rl.tasks import generate
 
@@ -72,13 +72,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
                 continue
             where = f"{path}:{line}"
             try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: invalid JSON: {exc.msg} at column {exc.colno}") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+                record = parse_object_line(raw)
+            except BadLine as exc:
+                raise DataError(f"{where}: {exc}") from None
             yield where, record
 
 
@@ -122,16 +118,16 @@ def record_to_prompt(record: dict[str, Any], where: str, cfg: DataConfig) -> Pro
 def _prompt_of(record: dict[str, Any], where: str, cfg: DataConfig) -> tuple[tuple[tuple[str, str], ...] | None, str | None]:
     """(messages, text): chat messages from ``messages_field``, or ``prompt_field`` as text or messages."""
     if record.get(cfg.messages_field) is not None:
-        return _messages(record[cfg.messages_field], cfg.messages_field, where), None
+        return parse_messages(record[cfg.messages_field], cfg.messages_field, where), None
     if record.get(cfg.prompt_field) is None:
         raise DataError(f"{where}: missing required key {cfg.prompt_field!r} (or {cfg.messages_field!r}) (keys: {', '.join(record) or 'none'})")
     value = record[cfg.prompt_field]
     if isinstance(value, str):
         return None, value
-    return _messages(value, cfg.prompt_field, where), None
+    return parse_messages(value, cfg.prompt_field, where), None
 
 
-def _messages(value: Any, key: str, where: str) -> tuple[tuple[str, str], ...]:
+def parse_messages(value: Any, key: str, where: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, list) or not value:
         raise DataError(f"{where}: {key!r} must be text or a non-empty list of {{role, content}} messages")
     turns = []

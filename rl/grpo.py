@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from dataclasses import dataclass
 from statistics import mean
 from typing import Sequence
 
@@ -68,6 +69,7 @@ def train(config: ExperimentConfig) -> dict:
     cluster = Cluster(config, load_from)
     scorer = RolloutScorer(config)
     summary: dict = {"name": config.name, "model": str(model_path), "placement": cluster.placement()}
+    progress = _Progress(completed=start_step, saved=start_step if resume else None, rl_started=bool(resume))
     try:
         if resume:
             cluster.learners_call("start_phase", config.learner.lr)
@@ -75,23 +77,30 @@ def train(config: ExperimentConfig) -> dict:
             print(f"resumed from {load_from} at step {start_step}")
         else:
             summary.update(_warm_up(config, cluster, scorer, train_prompts, heldout, tokenizer, run))
+            progress.rl_started = True
         schedule = PromptSchedule(train_prompts, config.rollout.prompts_per_step, config.run.seed)
-        step = start_step
         bar = tqdm(range(start_step, config.run.total_steps), desc="GRPO", unit="step", dynamic_ncols=True,
                    initial=start_step, total=config.run.total_steps)
         for step in bar:
-            metrics = grpo_step(config, cluster, scorer, schedule, step)
+            batch, metrics = collect_batch(config, cluster, scorer, schedule, step)
+            progress.updating = True  # from here until the sync, learner weights are between steps
+            metrics.update(update_policy(config, cluster, batch, step))
+            progress.updating, progress.completed = False, step + 1
             if config.run.eval_every and (step + 1) % config.run.eval_every == 0 and heldout:
                 metrics.update(evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED))
             run.log(step + 1, metrics)
             bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", acc=f"{metrics['train/accuracy']:.2f}")
             if config.run.save_every and (step + 1) % config.run.save_every == 0:
                 cluster.save(str(run.checkpoint_path(step + 1)), {"step": step + 1, "summary": summary})
+                progress.saved = step + 1
                 run.plot()
         final = evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED) if heldout else {}
         summary["heldout_accuracy_after_rl"] = final.get("eval/accuracy")
         summary["rl_steps"] = config.run.total_steps
         cluster.save(str(run.checkpoint_path(config.run.total_steps)), {"step": config.run.total_steps, "summary": summary})
+    except (Exception, KeyboardInterrupt):
+        _save_what_was_done(cluster, run, progress, summary)
+        raise
     finally:
         scorer.close()
         cluster.shutdown()
@@ -102,20 +111,24 @@ def train(config: ExperimentConfig) -> dict:
     return summary
 
 
-def grpo_step(config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: PromptSchedule, step: int) -> dict:
+@dataclass
+class _Progress:
+    completed: int          # RL steps whose update reached the rollout actors
+    saved: int | None       # step of the newest checkpoint
+    updating: bool = False  # inside an update: learner weights are between two steps
+    rl_started: bool = False
+
+
+def collect_batch(config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: PromptSchedule,
+                  step: int) -> tuple[list[TrainSequence], dict]:
+    """Generate, score, and turn rewards into per-sequence advantages; metrics of what was sampled."""
     t0 = time.time()
     groups, rewards, rounds = _sample_groups(config, cluster, scorer, schedule, step)
-    t_rollout = time.time() - t0
     advantages = get_advantage_estimator(config.algorithm.advantage_estimator)(rewards)  # (N, G)
-    sequences = [
+    batch = [
         TrainSequence(s.rollout.prompt_ids, s.rollout.completion_ids, float(advantages[i, j]))
         for i, group in enumerate(groups) for j, s in enumerate(group)
     ]
-    num_tokens = sum(len(s.completion_ids) for s in sequences)
-    t1 = time.time()
-    learner_metrics = cluster.train("grpo_step", sequences, num_tokens=num_tokens, num_seqs=len(sequences),
-                                    max_len=config.rollout.max_new_tokens)
-    cluster.sync_weights(version=step + 1)
     flat = [s for group in groups for s in group]
     metrics = {
         "reward/mean": float(rewards.mean()),
@@ -125,13 +138,37 @@ def grpo_step(config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer,
         "verifier/unjudged": mean(not s.verdict.judged for s in flat),
         "groups/informative": float((rewards.max(1).values > rewards.min(1).values).float().mean()),
         "groups/rounds": rounds,
-        "time/rollout_s": t_rollout,
-        "time/update_s": time.time() - t1,
+        "time/rollout_s": time.time() - t0,
     }
     for name in flat[0].components:
         metrics[f"reward/{name}"] = mean(s.components[name] for s in flat)
-    metrics.update({f"learner/{k}": v for k, v in learner_metrics.items()})
-    return metrics
+    return batch, metrics
+
+
+def update_policy(config: ExperimentConfig, cluster: Cluster, batch: Sequence[TrainSequence], step: int) -> dict:
+    """One learner update on the batch, then the new weights to the rollout actors."""
+    t0 = time.time()
+    learner_metrics = cluster.train("grpo_step", batch, num_tokens=sum(len(s.completion_ids) for s in batch),
+                                    num_seqs=len(batch), max_len=config.rollout.max_new_tokens)
+    cluster.sync_weights(version=step + 1)
+    return {"time/update_s": time.time() - t0, **{f"learner/{k}": v for k, v in learner_metrics.items()}}
+
+
+def _save_what_was_done(cluster: Cluster, run: RunDirectory, progress: _Progress, summary: dict) -> None:
+    """On a crash or Ctrl-C, checkpoint the last completed step so --resume loses nothing."""
+    if not progress.rl_started:
+        return  # stopped during the warm-up: there is no RL state to keep
+    if progress.updating or progress.saved == progress.completed:
+        where = "" if progress.saved is None else f"; --resume continues from step {progress.saved}"
+        print(f"run stopped at step {progress.completed}{where}")
+        return
+    try:
+        cluster.save(str(run.checkpoint_path(progress.completed)), {"step": progress.completed, "summary": summary})
+        print(f"run stopped: saved step {progress.completed} to {run.checkpoint_path(progress.completed)}; "
+              f"continue with --resume")
+    except Exception as exc:  # the learners may be what failed; say where the last good state is
+        print(f"run stopped; could not save step {progress.completed} ({exc}); "
+              f"--resume continues from step {progress.saved or 0}")
 
 
 def _sample_groups(config, cluster, scorer, schedule, step) -> tuple[list[list[ScoredRollout]], torch.Tensor, int]:

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from tqdm import tqdm
 
+from rl.jsonl import BadLine, parse_object_line
 from rl.metrics import ScoredSample, Summary, problem_key
 from verifiers.pool import VerifierPool, VerifyRequest
 from verifiers.registry import VerifierNotFound, get_verifier
@@ -147,13 +148,9 @@ def _read_items(opts: ScoreOptions, done: set[int], report: _MalformedLog) -> It
 
 def _parse_item(raw: bytes, line: int, opts: ScoreOptions) -> ScoreItem:
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise _Malformed(f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise _Malformed(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
-    if not isinstance(record, dict):
-        raise _Malformed(f"expected a JSON object, got {type(record).__name__}")
+        record = parse_object_line(raw)
+    except BadLine as exc:
+        raise _Malformed(str(exc)) from None
     for name in (opts.completion_field, opts.reference_field):
         if name not in record:
             raise _Malformed(f"missing field {name!r}")

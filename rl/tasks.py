@@ -51,6 +51,7 @@ def arithmetic(
     word_problems: float = 0.5,
     solution_format: str = DEFAULT_SOLUTION_FORMAT,
     max_operand: int | None = None,
+    work: str = "columns",
 ) -> tuple[list[Prompt], list[Prompt]]:
     """Addition/subtraction problems on numbers of up to ``digits`` digits, plain ("What is 12 + 7?")
     or as a short word problem (a ``word_problems`` fraction), each with a worked solution.
@@ -60,6 +61,9 @@ def arithmetic(
     on ``seed`` and ``n_eval``, not on ``n_train``. Subtraction never goes below zero.
     ``solution_format`` gets ``{work}`` ("12 + 7 = 19") and ``{answer}`` ("19").
     ``max_operand`` caps the operands below ``10**digits - 1`` (an easier task, same format).
+    ``work`` is how the thinking shows the sum: "columns" digit by digit with carries
+    ("27+15: 7+5=12, 2+1+1=4, so 42" — each step a one-digit fact a tiny model can learn
+    and reuse on unseen numbers), or "direct" ("27 + 15 = 42").
     """
     unknown = [op for op in operations if op not in OPERATIONS]
     if unknown or not operations:
@@ -68,6 +72,8 @@ def arithmetic(
         raise TaskError(f"arithmetic: digits must be in 1..6, got {digits}")
     if not 0 <= word_problems <= 1:
         raise TaskError(f"arithmetic: word_problems is a fraction in [0, 1], got {word_problems}")
+    if work not in WORK_STYLES:
+        raise TaskError(f"arithmetic: work must be one of {', '.join(WORK_STYLES)}; got {work!r}")
     if "{answer}" not in solution_format:
         raise TaskError(f"arithmetic: solution_format must contain {{answer}}, got {solution_format!r}")
     biggest = min(10**digits - 1, max_operand or 10**digits)
@@ -86,7 +92,7 @@ def arithmetic(
         if (op, a, b) in seen:
             continue
         seen.add((op, a, b))
-        prompts.append(_arithmetic_prompt(op, a, b, rng.random() < word_problems, rng, solution_format))
+        prompts.append(_arithmetic_prompt(op, a, b, rng.random() < word_problems, rng, solution_format, work))
     return prompts[n_eval:], prompts[:n_eval]
 
 
@@ -95,14 +101,42 @@ def _count_problems(op: str, biggest: int) -> int:
     return biggest * (biggest + 1) // 2 if op == "-" else biggest * biggest
 
 
-def _arithmetic_prompt(op: str, a: int, b: int, as_word_problem: bool, rng: random.Random, solution_format: str) -> Prompt:
+def column_work(op: str, a: int, b: int) -> str:
+    """Digit-by-digit working, right to left: "27+15: 7+5=12, 2+1+1=4, so 42";
+    "53-27: 13-7=6, 5-1-2=2, so 26" (a borrowed ten shows as 13, repaid as -1)."""
+    if op not in "+-":
+        return f"{a} {op} {b} = {OPERATIONS[op](a, b)}"
+    xs, ys = str(a)[::-1], str(b)[::-1].ljust(len(str(a)), "0") if op == "-" else str(b)[::-1]
+    width = max(len(xs), len(ys))
+    xs, ys = xs.ljust(width, "0"), ys.ljust(width, "0")
+    steps, carry = [], 0
+    for x, y in zip(map(int, xs), map(int, ys)):
+        if op == "+":
+            total = x + y + carry
+            steps.append(f"{x}+{y}{'+1' if carry else ''}={total}")
+            carry = total // 10
+        else:
+            top = x - carry
+            borrow = top < y
+            steps.append(f"{x + 10 * borrow}{'-1' if carry else ''}-{y}={top + 10 * borrow - y}")
+            carry = int(borrow)
+    if op == "+" and carry:
+        steps.append("carry 1")
+    return f"{a}{op}{b}: {', '.join(steps)}, so {OPERATIONS[op](a, b)}"
+
+
+WORK_STYLES = ("columns", "direct")
+
+
+def _arithmetic_prompt(op: str, a: int, b: int, as_word_problem: bool, rng: random.Random, solution_format: str,
+                       work_style: str = "columns") -> Prompt:
     answer = OPERATIONS[op](a, b)
     if as_word_problem:
         template = rng.choice(WORD_PROBLEMS[op])
         question = template.format(name=rng.choice(NAMES), item=rng.choice(ITEMS), a=a, b=b)
     else:
         question = f"What is {a} {op} {b}?"
-    work = f"{a} {op} {b} = {answer}"
+    work = column_work(op, a, b) if work_style == "columns" else f"{a} {op} {b} = {answer}"
     return Prompt(
         id=f"arithmetic:{a}{op}{b}",
         messages=None,

@@ -180,3 +180,34 @@ def test_corpus_holds_prompts_and_solutions():
     texts = corpus(train, system_prompt="Answer in \\boxed{}.")
     assert len(texts) == 5
     assert all(p.text in t and p.solution in t and t.startswith("Answer in") for p, t in zip(train, texts))
+
+
+COLUMN_CASES = [
+    ("+", 27, 15, "27+15: 7+5=12, 2+1+1=4, so 42"),
+    ("+", 99, 1, "99+1: 9+1=10, 9+0+1=10, carry 1, so 100"),
+    ("-", 53, 27, "53-27: 13-7=6, 5-1-2=2, so 26"),
+    ("-", 100, 1, "100-1: 10-1=9, 10-1-0=9, 1-1-0=0, so 99"),
+    ("+", 5, 7, "5+7: 5+7=12, carry 1, so 12"),
+]
+
+
+@pytest.mark.parametrize("op, a, b, expected", COLUMN_CASES)
+def test_column_work(op, a, b, expected):
+    from rl.tasks import column_work
+
+    assert column_work(op, a, b) == expected
+
+
+def test_every_column_step_is_true_arithmetic():
+    import re
+
+    from rl.tasks import column_work
+
+    for a in range(0, 200, 7):
+        for b in range(0, a + 1, 5):
+            for op in "+-":
+                text = column_work(op, a, b)
+                assert text.endswith(f"so {a + b if op == '+' else a - b}")
+                for step in re.findall(r"[\d+-]+=\d+", text.split(": ", 1)[1]):
+                    lhs, rhs = step.split("=")
+                    assert eval(lhs) == int(rhs), (text, step)  # our own generated text, not model output

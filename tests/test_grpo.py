@@ -102,3 +102,24 @@ def test_kill_and_resume_loses_and_repeats_no_step(tmp_path):
     a, b = load_file(straight / final), load_file(killed / final)
     for key in a:  # same data, same seeds, restored optimizer: the same weights as a run never killed
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
+
+
+def test_a_dead_rollout_actor_is_named_not_waited_for(tmp_path, ray_local):
+    import ray
+
+    from rl.actors import ActorFailure, Cluster
+    from rl.grpo import _start_ray
+    from rl.policy import ensure_model
+    from rl.tasks import arithmetic
+
+    config = load_config(ROOT / "experiments/tiny_arith.yaml", TINY + [f"run.out_dir={tmp_path}", "run.actor_timeout_s=60"])
+    _start_ray(config)
+    cluster = Cluster(config, str(ensure_model(config)))
+    try:
+        prompts = arithmetic(4, 1, seed=0)[0]
+        assert len(cluster.generate(prompts, 2, temperature=1.0, seed=0)) == 8
+        ray.kill(cluster.rollouts[0])
+        with pytest.raises(ActorFailure, match="rollout actor 0"):
+            cluster.generate(prompts, 2, temperature=1.0, seed=0)
+    finally:
+        cluster.shutdown()

@@ -15,6 +15,14 @@ from rl.algorithms.losses import (
     register_loss_agg,
 )
 from rl.algorithms.sampling import DynamicSampler, filter_groups
+from rl.algorithms.dpo import (
+    DPO_LOSSES,
+    collate_pairs,
+    dpo_batch_loss,
+    get_dpo_loss,
+    register_dpo_loss,
+    sequence_logps,
+)
 
 __all__ = [
     "ADVANTAGE_ESTIMATORS",
@@ -29,4 +37,10 @@ __all__ = [
     "policy_loss",
     "register_advantage",
     "register_loss_agg",
+    "DPO_LOSSES",
+    "collate_pairs",
+    "dpo_batch_loss",
+    "get_dpo_loss",
+    "register_dpo_loss",
+    "sequence_logps",
 ]
