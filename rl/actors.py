@@ -124,11 +124,12 @@ class Cluster:
 
     # ---------------------------------------------------------------- learners
     def train(self, method: str, sequences: Sequence[TrainSequence], **counts) -> dict[str, float]:
-        """One update across all learners, each on its shard; metrics averaged over learners."""
+        """One update across all learners, each on its shard. Each learner's ``loss`` is its share
+        of the whole batch's loss (normalised by global counts), so losses add up; other metrics average."""
         shards = _split(list(sequences), len(self.learners))
         refs = [a.call.remote(method, shard, **counts) for a, shard in zip(self.learners, shards)]
         results = gather(refs, self.learner_names, method, self.timeout_s)
-        return {k: sum(r[k] for r in results) / len(results) for k in results[0]}
+        return {k: sum(r.get(k, 0.0) for r in results) / (1 if k == "loss" else len(results)) for k in results[0]}
 
     def learners_call(self, method: str, *args, **kwargs) -> list[Any]:
         refs = [a.call.remote(method, *args, **kwargs) for a in self.learners]

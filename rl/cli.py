@@ -266,7 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlvr",
         description="RL of language models with verifiable rewards.",
-        epilog="examples:\n  rlvr score preds.jsonl --verifier math\n  rlvr verify --reference 3 'answer: \\boxed{3}'\n  rlvr verifiers list",
+        epilog=(
+            "examples:\n  rlvr train experiments/tiny_arith.yaml --out runs/arith\n"
+            "  rlvr score preds.jsonl --verifier math\n  rlvr verify --reference 3 'answer: \\boxed{3}'\n"
+            "  rlvr verifiers list\n  rlvr sandbox doctor\n\n'rlvr COMMAND --help' explains each command."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -277,7 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may come after options (`rlvr train X.yaml --out d run.seed=1`).
+    if extra and getattr(args, "overrides", None) is not None and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not hasattr(args, "run"):
         parser.print_help(sys.stderr)
         return 2

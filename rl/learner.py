@@ -8,9 +8,11 @@ one learner would make on the whole batch.
 """
 from __future__ import annotations
 
+import copy
 import os
 import random
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,9 +21,10 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from rl.algorithms import grpo_loss
+from rl.algorithms import collate_pairs, dpo_batch_loss, grpo_loss
 from rl.config import AlgorithmConfig, LearnerConfig
 from rl.policy import load_policy, resolve_device
+from rl.preferences import PreferencePair
 from rl.records import TrainSequence
 
 TRAINER_STATE = "trainer_state.pt"
@@ -69,6 +72,18 @@ class Learner:
         """A fresh optimizer for a new stage (SFT -> RL): Adam moments of one objective mislead the next."""
         self.optimizer = self._optimizer(lr)
 
+    def ensure_reference(self) -> None:
+        """Freeze a copy of the *current* policy as the reference model (replacing any earlier one).
+
+        DPO's reference is the model its stage starts from (e.g. the SFT result), not the original
+        base; call this at the start of the stage, on every learner, before ``dpo_step``.
+        """
+        if self.reference is None:
+            self.reference = copy.deepcopy(self.model)
+        else:
+            self.reference.load_state_dict(self.model.state_dict())
+        self.reference.eval().requires_grad_(False)
+
     # ---------------------------------------------------------------- updates
     def sft_step(self, sequences: Sequence[TrainSequence], num_tokens: int) -> dict[str, float]:
         """Cross-entropy on completion tokens only (the prompt is context, not a target)."""
@@ -100,21 +115,43 @@ class Learner:
             metrics = self._update(sequences, loss_fn, with_offset=True)
         return metrics
 
-    def _update(self, sequences: Sequence[TrainSequence], loss_fn, with_offset: bool = False) -> dict[str, float]:
+    def dpo_step(
+        self, pairs: Sequence[PreferencePair], num_pairs: int, *, loss_type: str, beta: float, label_smoothing: float = 0.0,
+    ) -> dict[str, float]:
+        """One DPO update on this learner's shard of tokenised pairs; ``num_pairs`` is the whole batch's.
+
+        A pair is two sequences in one forward pass, so a micro-batch holds ``micro_batch_size // 2``
+        pairs (at least one): the same activation memory per pass as SFT and GRPO.
+        """
+        if self.reference is None:
+            raise RuntimeError("dpo_step needs a frozen reference model: call ensure_reference() when the DPO stage starts")
+
+        def loss_fn(batch) -> tuple[torch.Tensor, dict]:
+            return dpo_batch_loss(self.model, self.reference, batch, loss_type=loss_type, beta=beta,
+                                  label_smoothing=label_smoothing, num_pairs=num_pairs)
+
+        collate = partial(collate_pairs, pad_id=self.pad_id, device=self.device)  # (2b, L): chosen rows, then rejected
+        return self._update(pairs, loss_fn, collate=collate, micro_batch_size=max(1, self.cfg.micro_batch_size // 2))
+
+    def _update(self, items: Sequence, loss_fn, with_offset: bool = False, *, collate=None,
+                micro_batch_size: int | None = None) -> dict[str, float]:
+        """zero_grad, backward per micro-batch, all-reduce, clip, step; metrics are means over ``items``."""
         self.optimizer.zero_grad(set_to_none=True)
         total, sums = 0.0, {}
-        mb = self.cfg.micro_batch_size
-        for start in range(0, len(sequences), mb):
-            batch = self._collate(sequences[start : start + mb])
+        collate = collate or self._collate
+        mb = micro_batch_size or self.cfg.micro_batch_size
+        for start in range(0, len(items), mb):
+            chunk = items[start : start + mb]
+            batch = collate(chunk)
             loss, metrics = loss_fn(batch, start) if with_offset else loss_fn(batch)
             loss.backward()  # each micro-batch loss is already normalised by the global counts
             total += loss.item()
             for key, value in metrics.items():
-                sums[key] = sums.get(key, 0.0) + float(value) * len(batch["mask"])
+                sums[key] = sums.get(key, 0.0) + float(value) * len(chunk)
         self._all_reduce_grads()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
-        out = {key: value / max(1, len(sequences)) for key, value in sums.items()}
+        out = {key: value / max(1, len(items)) for key, value in sums.items()}
         out.update(loss=total, grad_norm=float(grad_norm))
         return out
 

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 from rl.config import ConfigError, ExperimentConfig, config_to_dict
 
 # Bump when the builder changes what it writes, so that cached tiny models are rebuilt.
-TINY_BUILDER_VERSION = 1
+TINY_BUILDER_VERSION = 2  # 2: earlier assistant turns lose their thinking
 
 PAD_TOKEN = "<|endoftext|>"  # also bos: a document boundary, as in GPT-2
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"  # chat turn markers; <|im_end|> ends generation
@@ -35,10 +35,21 @@ QWEN2_SPLIT_PATTERN = (
 )
 
 # Qwen3's template, minus tools: with enable_thinking=False the assistant turn starts with an
-# empty think block, so the model answers directly.
+# empty think block, so the model answers directly. Assistant turns before the last user turn
+# keep only what follows their "</think>" (rl.thinking.strip_thinking), as Qwen3 drops earlier
+# reasoning from the context; turns after it (the one being trained on) are kept as written.
+# /think and /no_think stay in the text: the model learns to read them.
 CHAT_TEMPLATE = (
+    "{%- set ns = namespace(last_user=-1) %}"
     "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- if message['role'] == 'user' %}{%- set ns.last_user = loop.index0 %}{%- endif %}"
+    "{%- endfor %}"
+    "{%- for message in messages %}"
+    "{%- set content = message['content'] %}"
+    "{%- if message['role'] == 'assistant' and loop.index0 < ns.last_user and '</think>' in content %}"
+    "{%- set content = content.split('</think>')[-1].lstrip() %}"
+    "{%- endif %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>\\n' }}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}"
     "{{- '<|im_start|>assistant\\n' }}"
@@ -72,6 +83,7 @@ def build_tiny_model(
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
+    _quiet_progress_bars()
     out_dir = Path(out_dir)
     tokenizer = train_tiny_tokenizer(corpus_texts, vocab_size=vocab_size, max_length=max_positions)
     pad_id, eos_id = tokenizer.convert_tokens_to_ids([PAD_TOKEN, IM_END])
@@ -143,9 +155,7 @@ def load_policy(path: str | Path, device: str = "cpu", dtype: str = "float32") -
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # one bar per weight load would bury the training progress bars
+    _quiet_progress_bars()
     path = check_model_dir(path)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
@@ -154,6 +164,12 @@ def load_policy(path: str | Path, device: str = "cpu", dtype: str = "float32") -
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # as the tiny tokenizer: batched generation continues from the last column
     return model.to(resolve_device(device)).eval(), tokenizer
+
+
+def _quiet_progress_bars() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar per weight load/save would bury the training progress bars
 
 
 def load_tokenizer(path: str | Path) -> Any:

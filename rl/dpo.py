@@ -1,0 +1,124 @@
+"""DPO stage: preference pairs -> the same learner actors as SFT and GRPO, against a frozen reference.
+
+    pairs = [tokenize_pair(p, tokenizer, config.data) for p in load_pairs(cfg.pairs_file)]      # offline
+    pairs += mine_onpolicy_pairs(cluster, scorer, prompts, group_size=8, temperature=1.0, seed=0)  # on-policy
+    history = run_dpo(cluster, pairs, cfg, seed=0)
+    cluster.sync_weights(version=...)   # the rollout actors still hold the pre-DPO weights
+
+The reference is the policy as the stage starts (``Learner.ensure_reference``); ``run_dpo`` freezes
+it before its first step. On-policy pairs are mined from verifier-scored groups: within a group of
+completions of one prompt, the highest reward (a correct answer, say, with the format bonus) against
+the lowest (``rl.preferences.mine_pairs``). They keep the rollouts' own token ids, so the learner
+scores exactly what was sampled.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Iterator, Sequence, TypeVar
+
+import torch
+from tqdm.auto import tqdm
+
+from rl.algorithms import DPO_LOSSES, get_dpo_loss
+from rl.config import _at_least, _did_you_mean, _invalid, _positive
+from rl.preferences import PreferencePair, mine_pairs
+from rl.records import Prompt
+
+T = TypeVar("T")
+
+
+# TODO(lead): move into rl/config.py as ExperimentConfig.dpo.
+@dataclass(frozen=True)
+class DPOConfig:
+    steps: int = 0  # DPO updates; 0 skips the stage (it is opt-in, GRPO is the default algorithm)
+    lr: float = 1e-4  # for the tiny model; real 0.5B+ checkpoints want ~5e-7: larger steps drive both log-probs down
+    batch_size: int = 32  # pairs per update (64 sequences)
+    beta: float = 0.1  # the DPO paper's and TRL's default: how far the policy may move from the reference
+    loss_type: str = "sigmoid"  # a registered DPO loss: sigmoid (DPO), ipo, hinge, robust
+    label_smoothing: float = 0.0  # sigmoid/robust only: assumed label-flip rate; 0 trusts the labels
+    pairs_file: str | None = None  # offline pairs, JSONL or parquet (rl.preferences formats); None: none
+    onpolicy_prompts: int = 0  # training prompts to sample groups for and mine pairs from; 0: offline only
+    group_size: int = 8  # completions per prompt when mining: enough that most groups hold a right and a wrong answer
+
+    def __post_init__(self) -> None:
+        _at_least(self, 0, "steps", "onpolicy_prompts")
+        _at_least(self, 1, "batch_size")
+        _at_least(self, 2, "group_size")
+        _positive(self, "lr", "beta")
+        if self.loss_type not in DPO_LOSSES:
+            known = DPO_LOSSES.names()
+            raise _invalid("loss_type", f"must be one of {', '.join(known)}; got {self.loss_type!r}{_did_you_mean(self.loss_type, known)}")
+        try:  # each loss knows which label_smoothing it accepts: ask it now, not after the model has loaded
+            zero, one = torch.zeros(1), torch.ones(1)
+            get_dpo_loss(self.loss_type)(zero, zero, zero, zero, self.beta, self.label_smoothing,
+                                         chosen_lengths=one, rejected_lengths=one)
+        except ValueError as exc:
+            raise _invalid("label_smoothing", f"is not valid for loss_type {self.loss_type!r}: {exc}") from None
+        if self.steps and self.pairs_file is None and not self.onpolicy_prompts:
+            raise _invalid("steps", "needs pairs: set pairs_file, onpolicy_prompts, or both")
+
+
+def run_dpo(cluster, pairs: Sequence[PreferencePair], cfg: DPOConfig, *, seed: int, log=None) -> list[dict[str, float]]:
+    """``cfg.steps`` DPO updates on shuffled batches of ``cfg.batch_size`` tokenised pairs; each step's metrics.
+
+    A fresh optimizer and a reference frozen at the current weights on every learner, then epochs
+    of reshuffled pairs, as ``rl.sft.run_sft`` walks its sequences.
+    """
+    if not pairs:
+        raise ValueError("DPO stage: no preference pairs (the pairs file is empty, or no sampled group had a reward gap)")
+    untokenised = [p.id for p in pairs if p.prompt_ids is None]
+    if untokenised:
+        raise ValueError(f"DPO stage: {len(untokenised)} pairs have no token ids (first: {untokenised[0]!r}); "
+                         "tokenise them with rl.preferences.tokenize_pair")
+    cluster.learners_call("start_phase", cfg.lr)
+    cluster.learners_call("ensure_reference")
+    history = []
+    batches = shuffled_batches(pairs, cfg.batch_size, seed=seed)
+    for step in tqdm(range(cfg.steps), desc="DPO", unit="step", dynamic_ncols=True):
+        batch = next(batches)
+        metrics = cluster.train("dpo_step", batch, num_pairs=len(batch), loss_type=cfg.loss_type, beta=cfg.beta,
+                                label_smoothing=cfg.label_smoothing)
+        history.append(metrics)
+        if log is not None:
+            log(step, metrics)
+    return history
+
+
+def shuffled_batches(items: Sequence[T], batch_size: int, *, seed: int) -> Iterator[list[T]]:
+    """Endless batches: each epoch a fresh shuffle, an epoch's leftover items lead the next batch
+    (so every item is seen once per epoch, even when the batch size does not divide the count)."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    while True:
+        if len(order) < batch_size:
+            fresh = list(range(len(items)))
+            rng.shuffle(fresh)
+            order += fresh
+        yield [items[i] for i in order[:batch_size]]
+        del order[:batch_size]
+
+
+def mine_onpolicy_pairs(
+    cluster,
+    scorer,
+    prompts: Sequence[Prompt],
+    *,
+    group_size: int,
+    temperature: float,
+    seed: int,
+    max_pairs_per_group: int = 1,
+    min_margin: float = 0.0,
+    enable_thinking: bool | None = None,
+) -> list[PreferencePair]:
+    """Sample ``group_size`` completions per prompt with the rollout actors, score them, and pair the
+    best against the worst of each group. The rollout actors must hold the policy to be trained
+    (sync weights first); groups whose rewards are all equal give no pair."""
+    if group_size < 2:
+        raise ValueError(f"group_size must be at least 2 to pair completions, got {group_size}")
+    rollouts = cluster.generate(prompts, group_size, temperature=temperature, seed=seed, enable_thinking=enable_thinking)
+    if len(rollouts) != len(prompts) * group_size:
+        raise ValueError(f"expected {group_size} completions for each of {len(prompts)} prompts, got {len(rollouts)}")
+    scored = scorer.score(rollouts)
+    groups = [scored[i * group_size : (i + 1) * group_size] for i in range(len(prompts))]  # generate keeps prompt order
+    return mine_pairs(groups, max_pairs_per_group=max_pairs_per_group, min_margin=min_margin)
