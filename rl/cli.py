@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from rl.eval_cli import add_eval_command
+
 
 def _positive(kind: type):
     def parse(text: str):
@@ -255,6 +257,7 @@ def add_sandbox_command(subparsers) -> None:
 # One entry per command (or family of commands).
 COMMANDS: list[Callable[..., None]] = [
     add_train_command,
+    add_eval_command,
     add_score_command,
     add_verify_command,
     add_verifiers_command,

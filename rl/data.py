@@ -6,7 +6,8 @@
 
 A record holds a prompt (``prompt``: text or a list of chat messages; or ``messages``), a
 ``reference`` answer, optionally an ``id``, a ``verifier`` name and a worked ``solution``
-(field names are configurable in ``DataConfig``). Every other key is kept in
+(field names are configurable in ``DataConfig``), and a ``mode`` ("think" / "no_think") that
+overrides ``DataConfig.enable_thinking`` for that sample. Every other key is kept in
 ``Prompt.fields`` (unless null) and handed to the verifier (e.g. ``tests``). A bad record is an error
 naming its place: ``path:line`` in JSONL, ``path row N`` in parquet.
 """
@@ -19,9 +20,11 @@ from rl.config import DataConfig
 from rl.jsonl import BadLine, parse_object_line
 from rl.records import Prompt
 from rl.tasks import generate
+from rl.thinking import MODES, mode_name, resolve_mode
 
 JSONL_SUFFIXES = (".jsonl", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+MODE_FIELD = "mode"  # record key of a per-sample thinking mode
 
 
 class DataError(ValueError):
@@ -103,7 +106,10 @@ def record_to_prompt(record: dict[str, Any], where: str, cfg: DataConfig) -> Pro
     if record_id is not None and (isinstance(record_id, bool) or not isinstance(record_id, (str, int))):
         raise DataError(f"{where}: {cfg.id_field!r} must be a string or an integer, got {type(record_id).__name__}")
     verifier = _optional_str(record, cfg.verifier_field, where)
-    own = {cfg.id_field, cfg.prompt_field, cfg.messages_field, cfg.reference_field, cfg.verifier_field, cfg.solution_field}
+    mode = _optional_str(record, MODE_FIELD, where)
+    if mode is not None and mode not in MODES:
+        raise DataError(f"{where}: {MODE_FIELD!r} must be one of {', '.join(map(repr, MODES))} (or absent), got {mode!r}")
+    own = {cfg.id_field, cfg.prompt_field, cfg.messages_field, cfg.reference_field, cfg.verifier_field, cfg.solution_field, MODE_FIELD}
     return Prompt(
         id=str(record_id) if record_id is not None else where.rsplit("/", 1)[-1],
         messages=messages,
@@ -112,6 +118,7 @@ def record_to_prompt(record: dict[str, Any], where: str, cfg: DataConfig) -> Pro
         verifier=verifier or cfg.default_verifier,
         fields={k: v for k, v in record.items() if k not in own and v is not None},  # parquet fills absent values with null
         solution=_optional_str(record, cfg.solution_field, where),
+        mode=mode,
     )
 
 
@@ -146,11 +153,19 @@ def _optional_str(record: dict[str, Any], key: str, where: str) -> str | None:
 
 
 def render_prompt(prompt: Prompt, tokenizer: Any, cfg: DataConfig) -> str:
-    """The text the policy continues: the chat template with a generation prompt, or the plain turns."""
+    """The text the policy continues: the chat template with a generation prompt, in the sample's
+    thinking mode (``prompt_mode``), or the plain turns."""
     chat = prompt.chat(cfg.system_prompt)
     if not cfg.use_chat_template:
         return "\n\n".join(message["content"] for message in chat) + "\n"
-    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True, enable_thinking=cfg.enable_thinking)
+    enable_thinking = resolve_mode(prompt, cfg.enable_thinking, system_prompt=cfg.system_prompt)
+    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking)
+
+
+def prompt_mode(prompt: Prompt, cfg: DataConfig) -> str:
+    """"think" or "no_think": the mode ``render_prompt`` renders ``prompt`` in, and so the one its
+    completions are judged in (without a chat template nothing pre-fills it; the model must comply)."""
+    return mode_name(resolve_mode(prompt, cfg.enable_thinking, system_prompt=cfg.system_prompt))
 
 
 def drop_long_prompts(prompts: Sequence[Prompt], tokenizer: Any, cfg: DataConfig) -> tuple[list[Prompt], list[Prompt]]:

@@ -19,6 +19,8 @@ class Prompt:
     verifier:  name of the verifier that judges completions of this prompt (routing is per sample).
     fields:    extra record fields handed to the verifier, e.g. ``tests`` for code.
     solution:  a worked solution in the target format, for the SFT warm-up; None if the data has none.
+    mode:      "think" or "no_think" for this sample; None: the configured default and any
+               ``/think`` / ``/no_think`` switch in the text decide (``rl.thinking.resolve_mode``).
     """
 
     id: str
@@ -28,8 +30,11 @@ class Prompt:
     verifier: str = "math"
     fields: Mapping[str, Any] = field(default_factory=dict)
     solution: str | None = None
+    mode: str | None = None
 
     def __post_init__(self) -> None:
+        if self.mode not in (None, "think", "no_think"):
+            raise ValueError(f"prompt {self.id!r}: mode must be 'think', 'no_think' or None, got {self.mode!r}")
         if (self.messages is None) == (self.text is None):
             raise ValueError(f"prompt {self.id!r}: set exactly one of messages and text")
         if self.messages is not None and not self.messages:
@@ -51,6 +56,8 @@ class Rollout:
     prompt_ids / completion_ids: token ids; the completion stops at (and includes) EOS when ``finished``.
     logprobs:       per completion token, under the sampling distribution (temperature applied).
     policy_version: the weight version that sampled it (for staleness checks and logs).
+    mode:           "think" / "no_think": the thinking mode the prompt was rendered in, which the
+                    format reward checks; None where the producer did not record it.
     """
 
     prompt: Prompt
@@ -60,6 +67,7 @@ class Rollout:
     logprobs: tuple[float, ...]
     finished: bool
     policy_version: int
+    mode: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from rl.config import DataConfig, RolloutConfig
-from rl.data import render_prompt
+from rl.data import prompt_mode, render_prompt
 from rl.policy import load_policy
 from rl.records import Prompt, Rollout
 
@@ -55,9 +55,11 @@ class RolloutWorker:
         if temperature > 0:
             logits = logits / temperature
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)  # (B, T)
-        return [self._rollout(prompts[i // num_samples], batch, i, completions[i], logprobs[i]) for i in range(len(texts))]
+        modes = [prompt_mode(p, data) for p in prompts]  # what each prompt was rendered in, for the format reward
+        return [self._rollout(prompts[i // num_samples], batch, i, completions[i], logprobs[i], modes[i // num_samples])
+                for i in range(len(texts))]
 
-    def _rollout(self, prompt: Prompt, batch, row: int, completion: torch.Tensor, logprobs: torch.Tensor) -> Rollout:
+    def _rollout(self, prompt: Prompt, batch, row: int, completion: torch.Tensor, logprobs: torch.Tensor, mode: str) -> Rollout:
         prompt_ids = batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist()
         ids = completion.tolist()
         eos = self.tokenizer.eos_token_id
@@ -72,6 +74,7 @@ class RolloutWorker:
             logprobs=tuple(logprobs[:length].tolist()),
             finished=finished,
             policy_version=self.version,
+            mode=mode,
         )
 
     def ping(self) -> int:

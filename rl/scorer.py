@@ -30,7 +30,7 @@ class RolloutScorer:
         for rollout, verdict in zip(rollouts, verdicts):
             reward = self.reward(
                 rollout.text, verdict, num_tokens=len(rollout.completion_ids), max_tokens=self.max_tokens,
-                finished=rollout.finished, **dict(rollout.prompt.fields),
+                finished=rollout.finished, **{**rollout.prompt.fields, "mode": rollout.mode},
             )
             scored.append(ScoredRollout(rollout, verdict, reward.total, dict(reward.components)))
         return scored
