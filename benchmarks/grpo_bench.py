@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """GRPO step throughput: rlvr's Ray loop against TRL's ``GRPOTrainer``, same model, prompts and settings.
 
-    .venv/bin/python benchmarks/grpo_bench.py               # 10 steps, 2 rounds per side (~5 min on 2 cores)
+    .venv/bin/python benchmarks/grpo_bench.py               # 10 steps, 4 rounds per side (~4 min on 2 shared cores)
     .venv/bin/python benchmarks/grpo_bench.py --quick       # 4 steps, 1 round: a smoke run
-    # options: --steps 10 --group-size 8 --prompts-per-step 16 --max-new-tokens 48 --rounds 2
+    # options: --steps 10 --group-size 8 --prompts-per-step 16 --max-new-tokens 48 --rounds 4 --threads 1 --keep
 
 What is equal on both sides
   model        ONE tiny Qwen2 directory built by ``rl.policy.ensure_model`` (fp32, CPU); each side loads it.
@@ -11,22 +11,27 @@ What is equal on both sides
                (``shuffle_dataset=False``) as conversational messages, so it applies the same chat
                template; the token ids of the two paths are checked to be identical before timing.
   reward       rlvr: the single component ``correct`` (kind verifier, weight 1.0) of the math verifier,
-               through its process pool. TRL: the same verifier called in-process, wrapped as a reward
-               function returning ``rewards.rules.verifier_score`` (the function behind that component).
-  algorithm    G, prompts per step, max new tokens, temperature 1.0, top_p 1.0, no top-k; group-normalised
-               advantages; clip 0.2/0.28; token-mean loss (TRL ``loss_type="dapo"``); no KL (``beta=0``,
-               no reference model); one update per batch (``num_iterations=1``); lr 1e-4 constant, AdamW,
-               grad clip 1.0; micro-batch = rlvr's ``learner.micro_batch_size`` and TRL's
-               ``per_device_train_batch_size`` with gradient accumulation over the whole P x G batch, so one
-               optimizer step consumes one generation batch of P x G completions on both sides.
+               through its process pool. TRL: the same verifier called in-process (``run_verifier``, what
+               a pool worker runs), wrapped as a reward function returning ``rewards.rules.verifier_score``
+               (the function behind that component).
+  algorithm    G, prompts per step, max new tokens, stop at the tokenizer's EOS and the model's
+               generation_config EOS ids (both sides' rule), temperature 1.0, top_p 1.0,
+               no top-k; group-normalised advantages; clip 0.2/0.28; token-mean loss (TRL
+               ``loss_type="dapo"``); no KL (``beta=0``, no reference model); one update per batch
+               (``num_iterations=1``); lr 1e-4 constant, AdamW, grad clip 1.0; micro-batch = rlvr's
+               ``learner.micro_batch_size`` = TRL's ``per_device_train_batch_size``, with gradient
+               accumulation over the whole P x G batch, so one optimizer step consumes one generation
+               batch of P x G completions on both sides (TRL generates it in one ``generate`` call too).
   off          SFT, evals, checkpoints inside the loop, logging to external trackers; no vLLM; fp32
                (``bf16=False``), no gradient checkpointing (TRL turns it on by default; it only trades
                compute for memory), ``use_cpu=True``.
-  threads      each side's own defaults: rlvr's rollout and learner actors 1 torch thread each (the
-               YAML's ``num_cpus: 1``; they take turns), TRL the process default (all cores).
+  threads      ``--threads`` (default 1) torch threads in every process that runs the model: rlvr's
+               rollout and learner actors (``num_cpus``, its default 1; they take turns) and the TRL
+               process. On this shared 2-core machine 2 threads made both sides 20-30x slower (OpenMP
+               threads stall whenever another tenant holds a core), so 1 is TRL's sensible setting too.
 
 What is timed
-  Each side runs in a fresh subprocess (Ray start-up, model load, trainer construction excluded).
+  Each side runs in a fresh subprocess (imports, Ray start-up, model load, trainer construction excluded).
   Step time is the wall time between the ends of consecutive RL steps, from the end of step 1 to the
   end of step N: step 1 (first-call warm-up) is left out on both sides; everything a step does,
   including per-step logging, is in. rlvr: after each step's ``RunDirectory.log`` line; TRL:
@@ -37,7 +42,8 @@ What is timed
   the rest of ``_generate_and_score_completions`` is "prep"; update = the remainder of the step
   (forward/backward over the micro-batches, optimizer, logging).
   Runs alternate (round 1: rlvr then TRL; round 2: TRL then rlvr; ...) because the machine is shared;
-  figures are medians over rounds. The LAST line is the summary.
+  figures are medians over rounds; the per-round ratios of back-to-back pairs are printed too.
+  The LAST line is the summary; ``ratio`` is rlvr's steps/s over TRL's.
 """
 from __future__ import annotations
 
@@ -45,6 +51,7 @@ import argparse
 import functools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,11 +87,15 @@ def bench_overrides(args: argparse.Namespace, out_dir: str) -> list[str]:
         "rewards.components=[{name: correct, kind: verifier, weight: 1.0}]",
         f"rollout.num_cpus={args.threads}",  # also each actor's torch threads
         f"learner.num_cpus={args.threads}",
+        # rlvr's design on a multi-core box: data-parallel rollout actors and learners, each one
+        # process with its own thread; the algorithm (on-policy, one update per batch) is unchanged.
+        f"rollout.num_actors={args.rlvr_workers}",
+        f"learner.num_learners={args.rlvr_workers}",
     ]
 
 
 def load_bench_config(args: argparse.Namespace, out_dir: str, model_dir: str | None = None):
-    from rl.config import load_config
+    from rl.config_loader import load_config
 
     overrides = bench_overrides(args, out_dir)
     if model_dir is not None:
@@ -193,18 +204,19 @@ def run_trl(args: argparse.Namespace) -> dict:
     from trl import GRPOConfig, GRPOTrainer
 
     from rewards.rules import verifier_score
-    from verifiers import get_verifier
+    from verifiers import VerifyRequest
+    from verifiers.pool import run_verifier
 
     started = time.perf_counter()
     config = load_bench_config(args, args.out, args.model_dir)
     r, lc, algo = config.rollout, config.learner, config.algorithm
     prompts = step_prompts(config)
     dataset = Dataset.from_list([{"prompt": p.chat(config.data.system_prompt), "reference": p.reference} for p in prompts])
-    verify = get_verifier(config.data.default_verifier)
 
     def math_reward(completions, reference, **_) -> list[float]:
         texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
-        return [verifier_score(text, verify(text, ref)) for text, ref in zip(texts, reference)]
+        verdicts = [run_verifier(config.data.default_verifier, VerifyRequest(t, ref)) for t, ref in zip(texts, reference)]
+        return [verifier_score(t, v) for t, v in zip(texts, verdicts)]
 
     batch = r.prompts_per_step * r.group_size
     trl_args = GRPOConfig(
@@ -223,9 +235,6 @@ def run_trl(args: argparse.Namespace) -> dict:
     model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.float32, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(args.model_dir, local_files_only=True)
     tokenizer.padding_side = "left"
-    # rlvr stops a completion at the tokenizer's EOS only; TRL would also stop at every id in the model's
-    # generation_config (here <|endoftext|> too), i.e. generate ~4% fewer tokens. Same stop rule, same work.
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
     trainer = GRPOTrainer(model=model, reward_funcs=[math_reward], args=trl_args, train_dataset=dataset,
                           processing_class=tokenizer)
 
@@ -260,21 +269,24 @@ def run_trl(args: argparse.Namespace) -> dict:
 # ----------------------------------------------------------------------------- driver
 
 def check_same_prompt_ids(config) -> int:
-    """Token ids of rlvr's rendering and of TRL's conversational path, for the first prompts; must match."""
+    """Mean prompt length of step 1, after checking that rlvr's rendering and TRL's conversational
+    path give the same token ids for each of its prompts."""
     from transformers import AutoTokenizer
 
     from rl.data import render_prompt
     from rl.policy import load_tokenizer
 
-    ours, theirs = load_tokenizer(config.model.path), AutoTokenizer.from_pretrained(config.model.path, local_files_only=True)
-    prompts = step_prompts(config)[: config.rollout.prompts_per_step]
-    for p in prompts:
-        a = ours(render_prompt(p, ours, config.data), add_special_tokens=False)["input_ids"]
-        b = theirs.apply_chat_template(conversation=[p.chat(config.data.system_prompt)], add_generation_prompt=True,
-                                       tokenize=True, return_dict=True)["input_ids"][0]
-        if list(a) != list(b):
-            raise SystemExit(f"prompt {p.id}: rlvr and TRL tokenize the prompt differently:\n  {a}\n  {list(b)}")
-    return round(statistics.mean(len(ours(render_prompt(p, ours, config.data), add_special_tokens=False)["input_ids"]) for p in prompts))
+    ours = load_tokenizer(config.model.path)
+    theirs = AutoTokenizer.from_pretrained(config.model.path, local_files_only=True)
+    lengths = []
+    for p in step_prompts(config)[: config.rollout.prompts_per_step]:
+        a = list(ours(render_prompt(p, ours, config.data), add_special_tokens=False)["input_ids"])
+        b = list(theirs.apply_chat_template(conversation=[p.chat(config.data.system_prompt)], add_generation_prompt=True,
+                                            tokenize=True, return_dict=True)["input_ids"][0])
+        if a != b:
+            raise SystemExit(f"prompt {p.id}: rlvr and TRL tokenize the prompt differently:\n  {a}\n  {b}")
+        lengths.append(len(a))
+    return round(statistics.mean(lengths))
 
 
 def run_side(side: str, args: argparse.Namespace, model_dir: str, scratch: Path, index: int) -> dict:
@@ -302,22 +314,25 @@ def run_side(side: str, args: argparse.Namespace, model_dir: str, scratch: Path,
 
 
 def summarise(run: dict) -> dict:
-    seconds, tokens = sum(run["step_s"]), sum(run["tokens"])
-    return {"steps_per_s": len(run["step_s"]) / seconds, "tokens_per_s": tokens / seconds,
-            "step_s": seconds / len(run["step_s"]), "tokens_per_step": tokens / len(run["tokens"]),
-            **{f"{p}_s": run["phases_s"][p] / len(run["step_s"]) for p in PHASES}}
+    """Throughput and per-step phase seconds of one run; "other" is the step time no phase accounts for."""
+    seconds, tokens, steps = sum(run["step_s"]), sum(run["tokens"]), len(run["step_s"])
+    phases = {f"{p}_s": run["phases_s"][p] / steps for p in PHASES}
+    return {"steps_per_s": steps / seconds, "tokens_per_s": tokens / seconds, "step_s": seconds / steps,
+            "tokens_per_step": tokens / len(run["tokens"]), **phases, "other_s": seconds / steps - sum(phases.values())}
 
 
 def report(runs: dict[str, list[dict]]) -> None:
     med = {side: {k: statistics.median(summarise(r)[k] for r in rs) for k in summarise(rs[0])} for side, rs in runs.items()}
-    print("\nmedians over rounds, per timed step (seconds)")
+    print("\nmedians over rounds, per timed step (seconds; each column its own median)")
     print(f"  {'side':5} {'step':>7} {'generate':>9} {'score':>7} {'prep':>7} {'update':>7} {'sync':>7} {'other':>7} {'tok/step':>9}")
     for side, m in med.items():
-        other = m["step_s"] - sum(m[f"{p}_s"] for p in PHASES)
         print(f"  {side:5} {m['step_s']:7.2f} {m['generate_s']:9.2f} {m['score_s']:7.2f} {m['prep_s']:7.2f} "
-              f"{m['update_s']:7.2f} {m['sync_s']:7.2f} {other:7.2f} {m['tokens_per_step']:9.0f}")
+              f"{m['update_s']:7.2f} {m['sync_s']:7.2f} {m['other_s']:7.2f} {m['tokens_per_step']:9.0f}")
     print("  (rlvr: generate includes the Ray round trip; other = advantages, records, metrics, logging."
           " TRL: update = forward/backward + optimizer + logging, by difference.)")
+    paired = [summarise(x)["steps_per_s"] / summarise(y)["steps_per_s"] for x, y in zip(runs["rlvr"], runs["trl"])]
+    print(f"  per-round ratios (each pair ran back to back): {' '.join(f'{q:.2f}x' for q in paired)}; "
+          f"median {statistics.median(paired):.2f}x")
     a, b = med["rlvr"], med["trl"]
     print(f"grpo_bench: steps/s rlvr={a['steps_per_s']:.3f} trl={b['steps_per_s']:.3f} | "
           f"tokens/s rlvr={a['tokens_per_s']:.0f} trl={b['tokens_per_s']:.0f} | ratio={a['steps_per_s'] / b['steps_per_s']:.2f}x")
@@ -331,7 +346,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48, help="completion length limit")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads of each rlvr actor and of the TRL process (1: rlvr's default)")
-    parser.add_argument("--rounds", type=int, default=2, help="runs per side; the side that goes first alternates")
+    parser.add_argument("--rlvr-workers", type=int, default=os.cpu_count() or 1,
+                        help="rlvr rollout actors and learners (data-parallel; default: the CPU count, %(default)s)")
+    parser.add_argument("--rounds", type=int, default=4, help="runs per side; the side that goes first alternates")
     parser.add_argument("--quick", action="store_true", help="4 steps, 1 round")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs, metrics)")
     parser.add_argument("--worker", choices=("rlvr", "trl"), help=argparse.SUPPRESS)
@@ -348,35 +365,41 @@ def main(argv: list[str] | None = None) -> None:
         (Path(args.out) / "result.json").write_text(json.dumps(result))
         return
 
-    from rl.policy import ensure_model
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     scratch = Path(tempfile.mkdtemp(prefix="grpo_bench_"))
+    try:
+        report(compare(args, scratch))
+    finally:
+        if args.keep:
+            print(f"  logs and metrics kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def compare(args: argparse.Namespace, scratch: Path) -> dict[str, list[dict]]:
+    """Build the model once, then run the two sides in alternating order, ``args.rounds`` times each."""
+    from rl.policy import ensure_model
+
     config = load_bench_config(args, str(REPO / "runs" / "grpo_bench"))
     model_dir = str(ensure_model(config).resolve())  # ONE tiny model, cached under runs/grpo_bench; both sides load it
     config = load_bench_config(args, str(scratch), model_dir)
     prompt_len = check_same_prompt_ids(config)
     r = config.rollout
     print(f"grpo_bench: model {model_dir}")
-    print(f"  {args.steps} steps (first untimed) x {r.prompts_per_step} prompts x G={r.group_size}, max_new_tokens={r.max_new_tokens}, "
-          f"micro-batch {config.learner.micro_batch_size}, {args.threads} torch thread(s) per model process, prompt ~{prompt_len} tokens (identical ids on both sides), {args.rounds} round(s)")
+    print(f"  {args.steps} steps (first untimed) x {r.prompts_per_step} prompts x G={r.group_size}, "
+          f"max_new_tokens={r.max_new_tokens}, micro-batch {config.learner.micro_batch_size}, "
+          f"{args.threads} torch thread(s) per model process, prompt ~{prompt_len} tokens (same ids both sides)")
     runs: dict[str, list[dict]] = {"rlvr": [], "trl": []}
     for round_ in range(args.rounds):
         for side in (("rlvr", "trl") if round_ % 2 == 0 else ("trl", "rlvr")):
             run = run_side(side, args, model_dir, scratch, round_)
             runs[side].append(run)
             s = summarise(run)
-            print(f"  round {round_ + 1} {side:4}: {s['steps_per_s']:.3f} steps/s  {s['tokens_per_s']:6.0f} tok/s  "
-                  f"step {s['step_s']:.2f}s = generate {s['generate_s']:.2f} + score {s['score_s']:.2f} + prep {s['prep_s']:.2f} "
-                  f"+ update {s['update_s']:.2f} + sync {s['sync_s']:.2f}  (untimed {run['untimed_s']:.0f}s: start-up, step 1, final save)",
-                  flush=True)
-    if args.keep:
-        print(f"  logs and metrics kept in {scratch}")
-    else:
-        import shutil
-
-        shutil.rmtree(scratch, ignore_errors=True)
-    report(runs)
+            print(f"  round {round_ + 1} {side:4}: {s['steps_per_s']:.3f} steps/s {s['tokens_per_s']:6.0f} tok/s | "
+                  f"step {s['step_s']:.2f}s = generate {s['generate_s']:.2f} + score {s['score_s']:.2f} "
+                  f"+ prep {s['prep_s']:.2f} + update {s['update_s']:.2f} + sync {s['sync_s']:.2f} "
+                  f"| untimed {run['untimed_s']:.0f}s (start-up, step 1, final save)", flush=True)
+    return runs
 
 
 if __name__ == "__main__":

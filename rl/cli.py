@@ -214,7 +214,8 @@ def add_train_command(subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from rl.config import ConfigError, load_config
+    from rl.config import ConfigError
+    from rl.config_loader import load_config
 
     overrides = list(args.overrides)
     if args.out:

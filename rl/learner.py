@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import time
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -136,6 +137,7 @@ class Learner:
     def _update(self, items: Sequence, loss_fn, with_offset: bool = False, *, collate=None,
                 micro_batch_size: int | None = None) -> dict[str, float]:
         """zero_grad, backward per micro-batch, all-reduce, clip, step; metrics are means over ``items``."""
+        started = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
         total, sums = 0.0, {}
         collate = collate or self._collate
@@ -152,16 +154,23 @@ class Learner:
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         out = {key: value / max(1, len(items)) for key, value in sums.items()}
-        out.update(loss=total, grad_norm=float(grad_norm))
+        out.update(loss=total, grad_norm=float(grad_norm), step_s=time.perf_counter() - started)
         return out
 
     def _all_reduce_grads(self) -> None:
+        """Sum gradients over learners in one flat buffer: one collective per step, not one per tensor."""
         if self.world_size == 1:
             return
-        for param in self.model.parameters():
+        params = list(self.model.parameters())
+        for param in params:
             if param.grad is None:
-                param.grad = torch.zeros_like(param)  # every rank must join every all-reduce
-            dist.all_reduce(param.grad, op=dist.ReduceOp.SUM)
+                param.grad = torch.zeros_like(param)  # every rank must contribute to every slot
+        flat = torch.cat([p.grad.reshape(-1) for p in params])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        offset = 0
+        for param in params:
+            param.grad.copy_(flat[offset : offset + param.numel()].view_as(param.grad))
+            offset += param.numel()
 
     @torch.no_grad()
     def _old_logprobs(self, sequences: Sequence[TrainSequence]) -> torch.Tensor:
@@ -174,11 +183,19 @@ class Learner:
         return torch.cat(rows)  # (B, T)
 
     def _logprobs(self, model, batch, grad: bool = True) -> torch.Tensor:
+        """Log-probs of the target tokens, (B, L-1), filled only where ``batch["mask"]`` is set.
+
+        The output layer and softmax run on completion positions only: prompt and padding
+        positions are context, and skipping them saves a large share of the vocabulary work.
+        """
         with torch.set_grad_enabled(grad):
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits  # (B, L, V)
-            logits = logits[:, :-1].float() / self.temperature  # (B, L-1, V): position t predicts token t+1
-            targets = batch["input_ids"][:, 1:]  # (B, L-1)
-            return torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (B, L-1)
+            hidden = model.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            where = batch["mask"].bool()  # (B, L-1): position t predicts token t+1
+            logits = model.get_output_embeddings()(hidden[:, :-1][where]).float() / self.temperature  # (N, V)
+            targets = batch["input_ids"][:, 1:][where]  # (N,)
+            picked = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (N,)
+            out = torch.zeros(where.shape, dtype=picked.dtype, device=picked.device)  # (B, L-1)
+            return out.masked_scatter(where, picked)
 
     def _collate(self, sequences: Sequence[TrainSequence]) -> dict[str, torch.Tensor]:
         """Right-padded ids, attention mask, and a (B, L-1) mask of completion-token targets."""

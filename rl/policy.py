@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from rl.config import ConfigError, ExperimentConfig, config_to_dict
+from rl.config import ConfigError, ExperimentConfig
+from rl.config_loader import config_to_dict
 
 # Bump when the builder changes what it writes, so that cached tiny models are rebuilt.
 TINY_BUILDER_VERSION = 2  # 2: earlier assistant turns lose their thinking

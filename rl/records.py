@@ -54,7 +54,8 @@ class Rollout:
     """One sampled completion of one prompt, as the rollout actor produced it.
 
     prompt_ids / completion_ids: token ids; the completion stops at (and includes) EOS when ``finished``.
-    logprobs:       per completion token, under the sampling distribution (temperature applied).
+    logprobs:       per completion token, under the sampling distribution (temperature applied);
+                    empty unless ``rollout.sampling_logprobs`` asked for them.
     policy_version: the weight version that sampled it (for staleness checks and logs).
     mode:           "think" / "no_think": the thinking mode the prompt was rendered in, which the
                     format reward checks; None where the producer did not record it.

@@ -25,6 +25,11 @@ class RolloutWorker:
         self.data, self.rollout = data, rollout
         self.device = self.model.device
         self.version = 0
+        # Stop at the tokenizer's EOS and at every end id the checkpoint's generation config lists
+        # (Qwen instruct models end turns with <|im_end|> but also list <|endoftext|>).
+        configured = self.model.generation_config.eos_token_id
+        configured = configured if isinstance(configured, list) else [configured] if configured is not None else []
+        self.stop_ids = [self.tokenizer.eos_token_id, *[i for i in configured if i != self.tokenizer.eos_token_id]]
 
     def set_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> int:
         self.model.load_state_dict(state_dict)
@@ -43,18 +48,15 @@ class RolloutWorker:
             **batch,
             max_new_tokens=self.rollout.max_new_tokens,
             pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
+            eos_token_id=self.stop_ids,
             return_dict_in_generate=True,
-            output_logits=True,
+            output_logits=self.rollout.sampling_logprobs,
             top_k=None,
             **sampling,
         )
         width = batch["input_ids"].shape[1]
         completions = out.sequences[:, width:]  # (B, T)
-        logits = torch.stack(out.logits, dim=1).float()  # (B, T, V)
-        if temperature > 0:
-            logits = logits / temperature
-        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)  # (B, T)
+        logprobs = _sampling_logprobs(out.logits, completions, temperature) if out.logits else torch.zeros(completions.shape)
         modes = [prompt_mode(p, data) for p in prompts]  # what each prompt was rendered in, for the format reward
         return [self._rollout(prompts[i // num_samples], batch, i, completions[i], logprobs[i], modes[i // num_samples])
                 for i in range(len(texts))]
@@ -62,16 +64,16 @@ class RolloutWorker:
     def _rollout(self, prompt: Prompt, batch, row: int, completion: torch.Tensor, logprobs: torch.Tensor, mode: str) -> Rollout:
         prompt_ids = batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist()
         ids = completion.tolist()
-        eos = self.tokenizer.eos_token_id
-        finished = eos in ids
-        length = ids.index(eos) + 1 if finished else len(ids)
+        stop = next((i for i, token in enumerate(ids) if token in self.stop_ids), None)
+        finished = stop is not None
+        length = stop + 1 if finished else len(ids)
         ids = ids[:length]
         return Rollout(
             prompt=prompt,
             prompt_ids=tuple(prompt_ids),
             completion_ids=tuple(ids),
             text=self.tokenizer.decode(ids, skip_special_tokens=True),
-            logprobs=tuple(logprobs[:length].tolist()),
+            logprobs=tuple(logprobs[:length].tolist()) if self.rollout.sampling_logprobs else (),
             finished=finished,
             policy_version=self.version,
             mode=mode,
@@ -79,3 +81,10 @@ class RolloutWorker:
 
     def ping(self) -> int:
         return self.version
+
+
+def _sampling_logprobs(step_logits: Sequence[torch.Tensor], completions: torch.Tensor, temperature: float) -> torch.Tensor:
+    logits = torch.stack(list(step_logits), dim=1).float()  # (B, T, V)
+    if temperature > 0:
+        logits = logits / temperature
+    return torch.log_softmax(logits, dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)  # (B, T)

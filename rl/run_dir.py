@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rl.config import ExperimentConfig, save_config
+from rl.config import ExperimentConfig
+from rl.config_loader import save_config
 
 CHECKPOINT_RE = re.compile(r"step_(\d+)$")
 COMPLETE_MARKER = "trainer_state.pt"

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from rl import config as config_module
-from rl.config import ConfigError, ExperimentConfig, config_from_dict, config_to_dict, load_config, save_config
+from rl.config import ConfigError, ExperimentConfig
+from rl.config_loader import config_from_dict, config_to_dict, load_config, save_config
 
 EXPERIMENT = """\
 name: unit

@@ -15,7 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rl.config import load_config
+from rl.config_loader import load_config
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

@@ -177,7 +177,7 @@ def _drop_redundant_groups(tokens: list[str]) -> list[str]:
 
 
 def _split_top(tokens: list[str], is_sep) -> list[list[str]]:
-    parts, current, depth, bars = [], [], 0, 0
+    parts, current, depth = [], [], 0
     for tok in tokens:
         if tok in _OPENERS or tok in (r"\begin",):
             depth += 1
