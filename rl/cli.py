@@ -197,6 +197,7 @@ TRAIN_EXAMPLES = """\
   rlvr train experiments/tiny_arith.yaml --out runs/arith
   rlvr train experiments/tiny_arith.yaml --out runs/arith --resume      # continue a killed run
   rlvr train experiments/tiny_arith.yaml rollout.group_size=4 algorithm.advantage_estimator=rloo
+  rlvr train experiments/tiny_arith.yaml --dry-run                     # validate, load nothing
 
 Any config field can be overridden as section.key=value (YAML syntax for values). The run
 directory gets config.yaml, metrics.jsonl, tb/ (TensorBoard), curves.png, checkpoints/
@@ -210,6 +211,7 @@ def add_train_command(subparsers) -> None:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. run.total_steps=10")
     p.add_argument("--out", help="run directory (overrides run.out_dir)")
     p.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint in the run directory")
+    p.add_argument("--dry-run", action="store_true", help="validate config, data, verifiers and rewards; load no weights, train nothing")
     p.set_defaults(run=run_train)
 
 
@@ -227,6 +229,16 @@ def run_train(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"rlvr train: {exc}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        from rl.dry_run import dry_run
+
+        try:
+            lines = dry_run(config)
+        except Exception as exc:  # any failure here is the answer the user asked for
+            print(f"rlvr train --dry-run: {args.config}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        print("\n".join(lines + ["dry run OK: nothing was loaded or trained"]))
+        return 0
     from rl.grpo import train
 
     summary = train(config)

@@ -70,13 +70,17 @@ def train(config: ExperimentConfig) -> dict:
     scorer = RolloutScorer(config)
     summary: dict = {"name": config.name, "model": str(model_path), "placement": cluster.placement()}
     progress = _Progress(completed=start_step, saved=start_step if resume else None, rl_started=bool(resume))
+
+    def heldout_eval() -> dict:  # greedy by default, the same samples every time
+        return evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED) if heldout else {}
+
     try:
         if resume:
             cluster.learners_call("start_phase", config.learner.lr)
             summary = {**_restore(cluster, load_from), "placement": summary["placement"]}
             print(f"resumed from {load_from} at step {start_step}")
         else:
-            summary.update(_warm_up(config, cluster, scorer, train_prompts, heldout, tokenizer, run))
+            summary.update(_warm_up(config, cluster, train_prompts, tokenizer, run, heldout_eval))
             progress.rl_started = True
         schedule = PromptSchedule(train_prompts, config.rollout.prompts_per_step, config.run.seed)
         bar = tqdm(range(start_step, config.run.total_steps), desc="GRPO", unit="step", dynamic_ncols=True,
@@ -86,16 +90,15 @@ def train(config: ExperimentConfig) -> dict:
             progress.updating = True  # from here until the sync, learner weights are between steps
             metrics.update(update_policy(config, cluster, batch, step))
             progress.updating, progress.completed = False, step + 1
-            if config.run.eval_every and (step + 1) % config.run.eval_every == 0 and heldout:
-                metrics.update(evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED))
+            if config.run.eval_every and (step + 1) % config.run.eval_every == 0:
+                metrics.update(heldout_eval())
             run.log(step + 1, metrics)
             bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", acc=f"{metrics['train/accuracy']:.2f}")
             if config.run.save_every and (step + 1) % config.run.save_every == 0:
                 cluster.save(str(run.checkpoint_path(step + 1)), {"step": step + 1, "summary": summary})
                 progress.saved = step + 1
                 run.plot()
-        final = evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED) if heldout else {}
-        summary["heldout_accuracy_after_rl"] = final.get("eval/accuracy")
+        summary["heldout_accuracy_after_rl"] = heldout_eval().get("eval/accuracy")
         summary["rl_steps"] = config.run.total_steps
         cluster.save(str(run.checkpoint_path(config.run.total_steps)), {"step": config.run.total_steps, "summary": summary})
     except (Exception, KeyboardInterrupt):
@@ -191,17 +194,15 @@ def _sample_groups(config, cluster, scorer, schedule, step) -> tuple[list[list[S
     return kept, torch.tensor([[s.reward for s in g] for g in kept]), sampler.rounds or max_rounds
 
 
-def _warm_up(config, cluster, scorer, train_prompts, heldout, tokenizer, run) -> dict:
+def _warm_up(config, cluster, train_prompts, tokenizer, run, heldout_eval) -> dict:
     """Held-out accuracy of the initial model, SFT warm-up, then held-out accuracy before RL."""
     out = {}
-    evaluate_now = lambda: evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED)
-    if heldout and config.sft.steps:
-        out["heldout_accuracy_initial"] = evaluate_now().get("eval/accuracy")
     if config.sft.steps:
+        out["heldout_accuracy_initial"] = heldout_eval().get("eval/accuracy")
         history = run_sft(cluster, sft_sequences(train_prompts, tokenizer, config.data), config.sft, seed=config.run.seed)
         out["sft_final_loss"] = history[-1]["loss"]
         cluster.sync_weights(version=0)
-    before = evaluate_now() if heldout else {}
+    before = heldout_eval()
     out["heldout_accuracy_before_rl"] = before.get("eval/accuracy")
     run.log(0, before)
     cluster.learners_call("start_phase", config.learner.lr)
