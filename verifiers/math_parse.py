@@ -15,34 +15,23 @@ letting sympy grind on an adversarial input.
 """
 from __future__ import annotations
 
-import math
-import re
 import sys
 from dataclasses import dataclass
 
-import mpmath
 import sympy
 
+from verifiers import math_numbers as num
 from verifiers.math_normalize import normalize
+from verifiers.math_tokens import (
+    CLOSERS, CONSTANTS, FUNCTIONS, GREEK, INVERSE, MULT, OPENERS, RELATIONS, BudgetExceeded, ParseError,
+    tokenize,
+)
 
-MAX_TOKENS = 20_000
 MAX_DEPTH = 600
-MAX_NUMBER_DIGITS = 4000  # Python refuses int(str) beyond 4300 digits anyway
-MAX_EXACT_DIGITS = 20_000
-MAX_EXPONENT = 10**6  # beyond this (10**12 for integers) a power is not evaluated at all  # exact integer results beyond this stay unevaluated
-
 
 # A 600-deep answer needs ~5 Python frames a level; the default limit (1000) would
 # turn legitimate nesting into RecursionError. Pure-Python frames are cheap in 3.11.
 sys.setrecursionlimit(max(sys.getrecursionlimit(), 8 * MAX_DEPTH + 1000))
-
-
-class ParseError(ValueError):
-    pass
-
-
-class BudgetExceeded(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -77,78 +66,6 @@ class Text:
     text: str
 
 
-# ---------------------------------------------------------------- tokens
-_TOKEN_RE = re.compile(
-    r"(?P<ws>\s+)"
-    r"|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+(?![A-Za-z]))?)"
-    r"|(?P<cmd>\\(?:[A-Za-z]+|\\|[{}|,;:! %&]))"
-    r"|(?P<word>[A-Za-z]+)"
-    r"|(?P<op>\*\*|<=|>=|!=|=<|=>|[-+*/^!=<>,|_&()\[\]{}%'])"
-)
-_FUNCTIONS = {
-    "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec,
-    "csc": sympy.csc, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
-    "asin": sympy.asin, "acos": sympy.acos, "atan": sympy.atan, "sinh": sympy.sinh,
-    "cosh": sympy.cosh, "tanh": sympy.tanh, "exp": sympy.exp, "ln": sympy.log, "log": sympy.log,
-    "sqrt": sympy.sqrt, "abs": sympy.Abs, "floor": sympy.floor, "ceil": sympy.ceiling,
-    "lfloor": sympy.floor, "lceil": sympy.ceiling,
-}
-_INVERSE = {"sin": sympy.asin, "cos": sympy.acos, "tan": sympy.atan}
-_CONSTANTS = {"pi": sympy.pi, "infty": sympy.oo, "infinity": sympy.oo, "inf": sympy.oo, "oo": sympy.oo}
-_WORDS = sorted(list(_FUNCTIONS) + list(_CONSTANTS) + ["or", "and"], key=len, reverse=True)
-_GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "vartheta",
-    "iota", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "upsilon", "phi", "varphi",
-    "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Sigma", "Phi", "Psi", "Omega",
-}
-_RELATIONS = {
-    "=": "=", "<": "<", ">": ">", "<=": "<=", "=<": "<=", ">=": ">=", "=>": ">=", "!=": "!=",
-    r"\le": "<=", r"\leq": "<=", r"\leqslant": "<=", r"\ge": ">=", r"\geq": ">=", r"\geqslant": ">=",
-    r"\lt": "<", r"\gt": ">", r"\neq": "!=", r"\ne": "!=",
-}
-_MULT = {"*", r"\cdot", r"\times", r"\ast"}
-_OPENERS = {"(": ")", "[": "]", "{": "}", r"\{": r"\}"}
-_CLOSERS = {")", "]", "}", r"\}"}
-
-
-def tokenize(text: str) -> list[str]:
-    tokens: list[str] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            raise ParseError(f"unexpected character {text[pos]!r}")
-        pos = m.end()
-        kind = m.lastgroup
-        if kind == "ws":
-            continue
-        if kind == "word" and tokens[-2:-1] in ([r"\begin"], [r"\end"], [r"\operatorname"]):
-            tokens.append(m.group())  # an environment or operator name, not a product
-        elif kind == "word":
-            tokens.extend(_split_word(m.group()))
-        elif kind == "cmd" and m.group() in (r"\,", r"\;", r"\:", r"\!", r"\ ", r"\quad", r"\qquad"):
-            continue
-        else:
-            tokens.append(m.group())
-        if len(tokens) > MAX_TOKENS:
-            raise BudgetExceeded(f"answer longer than {MAX_TOKENS} tokens")
-    return tokens
-
-
-def _split_word(word: str) -> list[str]:
-    """'xy' -> x, y; 'sinx' -> sin, x; a long unknown word is prose, not maths."""
-    if word in _WORDS or word in _GREEK:
-        return [word]
-    out, i = [], 0
-    while i < len(word):
-        known = next((w for w in _WORDS if word.startswith(w, i) and w not in ("or", "and")), None)
-        out.append(known or word[i])
-        i += len(known) if known else 1
-    if sum(len(t) == 1 for t in out) > 3:
-        raise ParseError(f"{word!r} reads as prose, not as a product of variables")
-    return out
-
-
 # ---------------------------------------------------------------- top level
 def parse_answer(text: str):
     """Parse one final answer into a sympy expression or one of the records above."""
@@ -179,9 +96,9 @@ def _drop_redundant_groups(tokens: list[str]) -> list[str]:
 def _split_top(tokens: list[str], is_sep) -> list[list[str]]:
     parts, current, depth = [], [], 0
     for tok in tokens:
-        if tok in _OPENERS or tok in (r"\begin",):
+        if tok in OPENERS or tok in (r"\begin",):
             depth += 1
-        elif tok in _CLOSERS or tok == r"\end":
+        elif tok in CLOSERS or tok == r"\end":
             depth -= 1
         if depth == 0 and is_sep(tok):
             parts.append(current)
@@ -196,9 +113,9 @@ def _matching_close(tokens: list[str]) -> int:
     """Index where the bracket opened at tokens[0] closes (any closer counts: intervals mix them)."""
     depth = 0
     for i, tok in enumerate(tokens):
-        if tok in _OPENERS:
+        if tok in OPENERS:
             depth += 1
-        elif tok in _CLOSERS:
+        elif tok in CLOSERS:
             depth -= 1
             if depth == 0:
                 return i
@@ -217,10 +134,10 @@ def _parse_structure(tokens: list[str]):
     items = _split_top(tokens, lambda t: t in (",", ";", "and"))
     if len(items) > 1:
         return Seq(tuple(_parse_structure(p) for p in items), "")
-    relation = _split_top(tokens, lambda t: t in _RELATIONS or t == r"\in")
+    relation = _split_top(tokens, lambda t: t in RELATIONS or t == r"\in")
     if len(relation) > 1:
         return _relation(tokens, relation)
-    if tokens[0] in _OPENERS and _matching_close(tokens) == len(tokens) - 1:
+    if tokens[0] in OPENERS and _matching_close(tokens) == len(tokens) - 1:
         inner = tokens[1:-1]
         brackets = tokens[0][-1] + tokens[-1][-1]
         if brackets == "{}" and tokens[0] == "{":  # a plain TeX group, not a set
@@ -234,7 +151,7 @@ def _parse_structure(tokens: list[str]):
 
 
 def _relation(tokens: list[str], parts: list[list[str]]):
-    ops = [_RELATIONS.get(t, t) for t in _top_level_tokens(tokens) if t in _RELATIONS or t == r"\in"]
+    ops = [RELATIONS.get(t, t) for t in _top_level_tokens(tokens) if t in RELATIONS or t == r"\in"]
     if r"\in" in ops:  # "x \in [1, 2)" -> the set itself
         return _parse_structure(parts[-1])
     return Relation(tuple(_Expr(p).parse() for p in parts), tuple(ops))
@@ -243,9 +160,9 @@ def _relation(tokens: list[str], parts: list[list[str]]):
 def _top_level_tokens(tokens: list[str]) -> list[str]:
     depth, out = 0, []
     for tok in tokens:
-        if tok in _OPENERS:
+        if tok in OPENERS:
             depth += 1
-        elif tok in _CLOSERS:
+        elif tok in CLOSERS:
             depth -= 1
         elif depth == 0:
             out.append(tok)
@@ -294,10 +211,10 @@ class _Expr:
                     self.take()
                     right = self.expr(_BP_ADD)
                     left = left + right if tok == "+" else left - right
-                elif (tok in _MULT or tok in ("/", r"\div")) and min_bp < _BP_MUL:
+                elif (tok in MULT or tok in ("/", r"\div")) and min_bp < _BP_MUL:
                     self.take()
                     right = self.expr(_BP_MUL)
-                    left = left * right if tok in _MULT else _divide(left, right)
+                    left = left * right if tok in MULT else num.divide(left, right)
                 elif self.starts_atom(tok) and min_bp < _BP_IMPLICIT:
                     left = left * self.expr(_BP_IMPLICIT)
                 elif tok in ("%", r"\%"):
@@ -318,7 +235,7 @@ class _Expr:
             return True
         if tok[0].isalpha():
             return tok not in ("or", "and", "U")
-        return tok.startswith("\\") and (tok[1:] in _FUNCTIONS or tok[1:] in _CONSTANTS or tok[1:] in _GREEK)
+        return tok.startswith("\\") and (tok[1:] in FUNCTIONS or tok[1:] in CONSTANTS or tok[1:] in GREEK)
 
     def prefix(self) -> sympy.Expr:
         tok = self.peek()
@@ -332,10 +249,10 @@ class _Expr:
         while (tok := self.peek()) is not None:
             if tok in ("^", "**"):
                 self.take()
-                base = _power(base, self.exponent())
+                base = num.power(base, self.exponent())
             elif tok == "!":
                 self.take()
-                base = _factorial(base)
+                base = num.factorial(base)
             elif tok == "'":
                 raise ParseError("derivative marks are not supported")
             else:
@@ -364,7 +281,7 @@ class _Expr:
     def atom(self) -> sympy.Expr:
         tok = self.take()
         if tok[0].isdigit() or tok[0] == ".":
-            return self.mixed_number(_number(tok))
+            return self.mixed_number(num.number(tok))
         if tok in ("(", "{", "["):
             close = {"(": ")", "{": "}", "[": "]"}[tok]
             value = self.expr(0)
@@ -379,7 +296,7 @@ class _Expr:
             return sympy.Abs(value)
         if tok == r"\frac":
             numerator = self.group()
-            return _divide(numerator, self.group())
+            return num.divide(numerator, self.group())
         if tok == r"\binom":
             n = self.group()
             return sympy.binomial(n, self.group())
@@ -400,11 +317,11 @@ class _Expr:
             self.take(r"\rfloor" if tok == r"\lfloor" else r"\rceil")
             return sympy.floor(value) if tok == r"\lfloor" else sympy.ceiling(value)
         name = tok[1:] if tok.startswith("\\") else tok
-        if name in _FUNCTIONS:
+        if name in FUNCTIONS:
             return self.function(name)
-        if name in _CONSTANTS:
-            return _CONSTANTS[name]
-        if tok.startswith("\\") and name not in _GREEK:
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        if tok.startswith("\\") and name not in GREEK:
             raise ParseError(f"unsupported command {tok}")
         if not name.isalpha():
             raise ParseError(f"unexpected {tok!r}")
@@ -446,11 +363,11 @@ class _Expr:
             arg = self.prefix()
             while (tok := self.peek()) is not None and self.starts_atom(tok) and not _is_function(tok):
                 arg = arg * self.postfix(self.atom())
-        fn = _FUNCTIONS[name]
-        if power == -1 and name in _INVERSE:
-            return _INVERSE[name](arg)
+        fn = FUNCTIONS[name]
+        if power == -1 and name in INVERSE:
+            return INVERSE[name](arg)
         value = sympy.log(arg, base) if base is not None else fn(arg)
-        return _power(value, power) if power is not None else value
+        return num.power(value, power) if power is not None else value
 
     def mixed_number(self, whole: sympy.Expr) -> sympy.Expr:
         """LaTeX mixed numbers: ``3\\frac{1}{2}`` is 7/2, not 3/2."""
@@ -458,7 +375,7 @@ class _Expr:
             return whole
         start = self.pos
         self.take()
-        frac = _divide(self.group(), self.group())
+        frac = num.divide(self.group(), self.group())
         if isinstance(frac, sympy.Rational) and 0 < frac < 1:
             return whole + frac
         self.pos = start
@@ -492,56 +409,4 @@ class _Expr:
 
 def _is_function(tok: str) -> bool:
     name = tok[1:] if tok.startswith("\\") else tok
-    return name in _FUNCTIONS or tok == r"\sqrt"
-
-
-def _number(text: str) -> sympy.Expr:
-    if len(text) > MAX_NUMBER_DIGITS:
-        raise BudgetExceeded(f"number longer than {MAX_NUMBER_DIGITS} digits")
-    if "e" in text.lower():
-        mantissa, _, exponent = text.lower().partition("e")
-        return sympy.Rational(mantissa) * sympy.Integer(10) ** int(exponent)
-    return sympy.Rational(text) if "." in text else sympy.Integer(text)
-
-
-def _divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
-    return a * b**-1 if b != 0 else sympy.nan
-
-
-def _power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
-    if not isinstance(base, sympy.Expr) or not isinstance(exponent, sympy.Expr):
-        return base**exponent  # matrices
-    if base.is_number and exponent.is_number and exponent.is_Integer:
-        if abs(int(exponent)) > MAX_EXPONENT**2 and base not in (0, 1, -1):
-            raise BudgetExceeded("power too large to evaluate")
-        size = abs(int(exponent)) * _log10_size(base)
-        if size > MAX_EXACT_DIGITS and isinstance(base, sympy.Rational):
-            return HugePower(base, exponent)
-    if base.is_number and exponent.is_number and not exponent.is_Integer and abs(exponent.evalf(5)) > MAX_EXPONENT:
-        raise BudgetExceeded("tower of powers too large to evaluate")
-    return base**exponent
-
-
-class HugePower(sympy.Function):
-    """``b**e`` with too many digits to compute exactly: kept opaque so that sympy's
-    automatic simplification never expands it, evaluated in floating point on demand."""
-
-    nargs = 2
-
-    def _eval_evalf(self, prec):
-        base, exponent = self.args
-        with mpmath.workprec(prec):
-            value = mpmath.power(mpmath.mpf(int(base.p)) / int(base.q), int(exponent))
-        return sympy.Float._new(value._mpf_, prec)
-
-
-def _log10_size(value: sympy.Expr) -> float:
-    if isinstance(value, sympy.Rational):
-        return max(math.log10(abs(int(value.p)) + 1), math.log10(int(value.q) + 1))
-    return 1.0
-
-
-def _factorial(value: sympy.Expr) -> sympy.Expr:
-    if value.is_Integer and int(value) > 5000:
-        raise BudgetExceeded("factorial too large to evaluate")
-    return sympy.factorial(value)
+    return name in FUNCTIONS or tok == r"\sqrt"
