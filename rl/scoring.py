@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from collections import deque
-from concurrent.futures import Future
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
@@ -104,18 +102,16 @@ def score_file(opts: ScoreOptions, *, err: TextIO | None = None) -> ScoreRun:
 
 
 class _Progress:
-    """The bar, advanced by the threads draining the pool and by the reader; messages print above it."""
+    """The bar, advanced once per verdict; messages (malformed lines) print above it."""
 
     def __init__(self, bar: tqdm, err: TextIO):
-        self.bar, self.err, self.lock = bar, err, threading.Lock()
+        self.bar, self.err = bar, err
 
     def advance(self) -> None:
-        with self.lock:
-            self.bar.update(1)
+        self.bar.update(1)
 
     def say(self, message: str) -> None:
-        with self.lock:
-            self.bar.write(message, file=self.err)
+        self.bar.write(message, file=self.err)
 
 
 class _MalformedLog:
@@ -177,48 +173,32 @@ def _parse_item(raw: bytes, line: int, opts: ScoreOptions) -> ScoreItem:
 def _judge(opts: ScoreOptions, items: Iterable[ScoreItem], progress: _Progress) -> Iterator[tuple[list[ScoreItem], list[Verdict]]]:
     """Chunks of items with their verdicts, in input order.
 
-    Two chunks are in flight at once, each drained by its own thread, so the pool
-    already holds the next chunk's work while a slow item or the writer holds up
-    this one. The pool starts only once there is something to judge.
+    The pool streams: two chunks' worth of requests are queued in it at any time, so a slow
+    item or the writer never leaves workers idle, and memory stays bounded on big files.
+    The pool starts only once there is something to judge.
     """
-    chunks = _chunked(items, opts.chunk_size)
-    first = next(chunks, None)
+    items = iter(items)
+    first = next(items, None)
     if first is None:
         return
+    queued: deque[ScoreItem] = deque()
 
-    def judge_chunk(pool: VerifierPool, chunk: list[ScoreItem], result: Future) -> None:
-        try:
-            verdicts = []
-            for verdict in pool.imap(item.request for item in chunk):
-                verdicts.append(verdict)
-                progress.advance()
-            result.set_result(verdicts)
-        except BaseException as exc:
-            result.set_exception(exc)
-
-    def start(pool: VerifierPool, chunk: list[ScoreItem]) -> Future:
-        # Daemon threads: once the pool is stopped (an interrupt), a task pebble had not yet
-        # dispatched never resolves, and a joined thread waiting on it would hang the exit.
-        result: Future = Future()
-        threading.Thread(target=judge_chunk, args=(pool, chunk, result), daemon=True).start()
-        return result
+    def requests() -> Iterator[VerifyRequest]:
+        for item in chain([first], items):
+            queued.append(item)
+            yield item.request
 
     with VerifierPool(opts.verifier, workers=opts.workers, timeout_s=opts.timeout_s) as pool:
-        in_flight: deque[tuple[list[ScoreItem], Future]] = deque()
-        for chunk in chain([first], chunks):
-            in_flight.append((chunk, start(pool, chunk)))
-            if len(in_flight) == 2:
-                done_chunk, result = in_flight.popleft()
-                yield done_chunk, result.result()
-        while in_flight:
-            done_chunk, result = in_flight.popleft()
-            yield done_chunk, result.result()
-
-
-def _chunked(items: Iterable[ScoreItem], size: int) -> Iterator[list[ScoreItem]]:
-    it = iter(items)
-    while chunk := list(islice(it, size)):
-        yield chunk
+        done, verdicts = [], []
+        for verdict in pool.imap(requests(), window=2 * opts.chunk_size):
+            done.append(queued.popleft())
+            verdicts.append(verdict)
+            progress.advance()
+            if len(done) == opts.chunk_size:
+                yield done, verdicts
+                done, verdicts = [], []
+        if done:
+            yield done, verdicts
 
 
 def _prepare_output(opts: ScoreOptions, err: TextIO) -> set[int]:

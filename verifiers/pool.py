@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections import deque
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -85,15 +86,21 @@ class VerifierPool:
         self.workers = workers or os.cpu_count() or 1
         self._pool = ProcessPool(max_workers=self.workers, context=_mp_context())
 
-    def imap(self, requests: Iterable[VerifyRequest]) -> Iterator[Verdict]:
-        """Verdicts in input order; every request is submitted before the first is awaited."""
-        requests = list(requests)
-        futures = [
-            self._pool.schedule(run_verifier, args=(r.verifier or self.verifier, r), timeout=self.timeout_s)
-            for r in requests
-        ]
-        for request, future in zip(requests, futures):
-            yield self._collect(request, future)
+    def imap(self, requests: Iterable[VerifyRequest], *, window: int | None = None) -> Iterator[Verdict]:
+        """Verdicts in input order, streaming: at most ``window`` requests (None: all of them) are
+        in the pool at once, so a long input stays bounded in memory while every worker is busy."""
+        if window is not None and window < 1:
+            raise ValueError("window must be >= 1")
+        pending: deque[tuple[VerifyRequest, Any]] = deque()
+        for request in requests:
+            pending.append((request, self._schedule(request)))
+            if window is not None and len(pending) >= window:
+                yield self._collect(*pending.popleft())
+        while pending:
+            yield self._collect(*pending.popleft())
+
+    def _schedule(self, request: VerifyRequest):
+        return self._pool.schedule(run_verifier, args=(request.verifier or self.verifier, request), timeout=self.timeout_s)
 
     def score(self, requests: Sequence[VerifyRequest]) -> list[Verdict]:
         return list(self.imap(requests))
