@@ -26,6 +26,7 @@ from rl.algorithms import DynamicSampler, get_advantage_estimator
 from rl.config import ExperimentConfig
 from rl.data import drop_long_prompts, load_splits
 from rl.evaluate import evaluate
+from rl.manifest import record_stage, write_manifest
 from rl.policy import ensure_model, load_tokenizer
 from rl.records import Prompt, ScoredRollout, TrainSequence
 from rl.run_dir import RunDirectory, latest_checkpoint
@@ -65,6 +66,9 @@ def train(config: ExperimentConfig) -> dict:
         print(f"no complete checkpoint in {config.run.out_dir}: starting from scratch")
     start_step, load_from = (resume[0], str(resume[1])) if resume else (0, str(model_path))
     run = RunDirectory(config, resume_step=start_step if resume else None)
+    manifest = run.path / "manifest.json"
+    if not (resume and manifest.exists()):
+        write_manifest(manifest, config, train_prompts, heldout)
     _start_ray(config)
     cluster = Cluster(config, load_from)
     scorer = RolloutScorer(config)
@@ -111,6 +115,7 @@ def train(config: ExperimentConfig) -> dict:
         run.close()
     summary["wall_time_s"] = round(time.time() - started, 1)
     run.write_summary(summary)
+    record_stage(manifest, "sft+grpo", summary)
     return summary
 
 

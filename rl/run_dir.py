@@ -5,6 +5,7 @@
     OUT/tb/                TensorBoard events
     OUT/curves.png         reward and accuracy curves, redrawn as the run goes
     OUT/summary.json       final figures (held-out accuracy before and after RL, timings)
+    OUT/manifest.json      lineage: config, git revision, versions, data hashes (rl.manifest)
     OUT/checkpoints/step_000050/   Hugging Face model + tokenizer + trainer_state.pt
 """
 from __future__ import annotations

@@ -47,6 +47,10 @@ def test_two_step_smoke(tmp_path, ray_local):
     assert {"reward/mean", "train/accuracy", "eval/accuracy", "learner/loss"} <= set(rows[1])
     assert (out / "curves.png").stat().st_size > 0 and (out / "summary.json").exists()
     assert any((out / "tb").iterdir())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["verifiers"] == {"math": "1"} and manifest["packages"]["torch"]
+    assert manifest["config"]["rollout"]["group_size"] == 4 and len(manifest["data"]["train"]) == 16
+    assert manifest["stages"]["sft+grpo"]["heldout_accuracy_after_rl"] == summary["heldout_accuracy_after_rl"]
     checkpoint = out / "checkpoints" / "step_000002"
     assert {"config.json", "model.safetensors", "tokenizer.json", "trainer_state.pt"} <= {p.name for p in checkpoint.iterdir()}
 
