@@ -19,22 +19,14 @@ from rl.algorithms import collate_pairs, dpo_batch_loss
 from rl.config import AlgorithmConfig, ConfigError, DataConfig, ExperimentConfig, LearnerConfig
 from rl.dpo import DPOConfig, mine_onpolicy_pairs, run_dpo, shuffled_batches
 from rl.learner import Learner
-from rl.policy import build_tiny_model, load_tokenizer
+from rl.policy import load_tokenizer
 from rl.preferences import PreferencePair, load_pairs, tokenize_pair
 from rl.records import Prompt, Rollout, TrainSequence
 from rl.scorer import RolloutScorer
-from rl.tasks import arithmetic, corpus
 
-SIZES = dict(hidden=32, intermediate=64, layers=1, heads=2, kv_heads=1, vocab_size=320, max_positions=128)
 LEARNER = LearnerConfig(lr=1e-2, micro_batch_size=4, device="cpu")  # 2 pairs per micro-batch
 ALGO = AlgorithmConfig()
 TOL = LEARNER.lr * 1e-2  # as in test_learner: Adam's first step moves an element by about lr * sign(grad)
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    train, held_out = arithmetic(60, 5, seed=0)
-    return str(build_tiny_model(tmp_path_factory.mktemp("tiny"), corpus(train + held_out), seed=0, **SIZES))
 
 
 def pairs(n: int = 8) -> list[PreferencePair]:

@@ -6,28 +6,18 @@ import socket
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import pytest
 import torch
 import torch.multiprocessing as mp
 
 from rl.config import AlgorithmConfig, LearnerConfig
 from rl.learner import Learner
-from rl.policy import build_tiny_model
 from rl.records import TrainSequence
-from rl.tasks import arithmetic, corpus
 
-SIZES = dict(hidden=32, intermediate=64, layers=1, heads=2, kv_heads=1, vocab_size=320, max_positions=128)
 LEARNER = LearnerConfig(lr=1e-2, micro_batch_size=3, device="cpu")
 ALGO = AlgorithmConfig(clip_low=0.2, clip_high=0.28)
 # Adam's first step is about lr * sign(grad): float noise in a near-zero gradient can move an
 # element by up to lr. A wrong update (half the batch, a missed all-reduce) moves most of them.
 TOL = LEARNER.lr * 1e-2
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    train, held_out = arithmetic(60, 5, seed=0)
-    return str(build_tiny_model(tmp_path_factory.mktemp("tiny"), corpus(train + held_out), seed=0, **SIZES))
 
 
 def batch(n: int = 8) -> list[TrainSequence]:
