@@ -10,6 +10,7 @@ before and after RL and written to ``summary.json``.
 """
 from __future__ import annotations
 
+import functools
 import os
 import random
 import time
@@ -46,10 +47,14 @@ class PromptSchedule:
         out = []
         for position in range(index * self.per_step, (index + 1) * self.per_step):
             epoch, offset = divmod(position, len(self.prompts))
-            order = list(range(len(self.prompts)))
-            random.Random(self.seed * 100_003 + epoch).shuffle(order)
-            out.append(self.prompts[order[offset]])
+            out.append(self.prompts[self._order(epoch)[offset]])
         return out
+
+    @functools.lru_cache(maxsize=2)
+    def _order(self, epoch: int) -> list[int]:
+        order = list(range(len(self.prompts)))
+        random.Random(self.seed * 100_003 + epoch).shuffle(order)
+        return order
 
 
 def train(config: ExperimentConfig) -> dict:
