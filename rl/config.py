@@ -213,7 +213,6 @@ class RunConfig:
     total_steps: int = 100  # RL steps
     eval_every: int = 10  # steps between held-out evals; 0 = never
     save_every: int = 50  # steps between checkpoints; 0 = only at the end
-    log_every: int = 1  # steps between metric lines: steps are slow, every one is worth a line
     seed: int = 0  # sampling and shuffling
     resume: bool = False  # continue from the latest checkpoint in out_dir
     actor_timeout_s: float = 600  # a Ray call slower than this fails the run loudly instead of hanging it
@@ -223,7 +222,6 @@ class RunConfig:
         if not self.out_dir:
             raise _invalid("out_dir", "must not be empty")
         _at_least(self, 0, "total_steps", "eval_every", "save_every")
-        _at_least(self, 1, "log_every")
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ naming its place: ``path:line`` in JSONL, ``path row N`` in parquet.
 """
 from __future__ import annotations
 
+import random
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence, TypeVar
 
 from rl.config import DataConfig
 from rl.jsonl import BadLine, parse_object_line
@@ -25,6 +26,8 @@ from rl.thinking import MODES, mode_name, resolve_mode
 JSONL_SUFFIXES = (".jsonl", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 MODE_FIELD = "mode"  # record key of a per-sample thinking mode
+
+T = TypeVar("T")
 
 
 class DataError(ValueError):
@@ -175,3 +178,17 @@ def drop_long_prompts(prompts: Sequence[Prompt], tokenizer: Any, cfg: DataConfig
         length = len(tokenizer(render_prompt(prompt, tokenizer, cfg), add_special_tokens=False)["input_ids"])
         (kept if length <= cfg.max_prompt_tokens else dropped).append(prompt)
     return kept, dropped
+
+
+def shuffled_batches(items: Sequence[T], batch_size: int, *, seed: int) -> Iterator[list[T]]:
+    """Endless batches: each epoch a fresh shuffle, an epoch's leftover items lead the next batch
+    (so every item is seen once per epoch, even when the batch size does not divide the count)."""
+    rng = random.Random(seed)
+    order: list[int] = []
+    while True:
+        if len(order) < batch_size:
+            fresh = list(range(len(items)))
+            rng.shuffle(fresh)
+            order += fresh
+        yield [items[i] for i in order[:batch_size]]
+        del order[:batch_size]

@@ -13,19 +13,17 @@ scores exactly what was sampled.
 """
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from typing import Iterator, Sequence, TypeVar
+from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
 
 from rl.algorithms import DPO_LOSSES, get_dpo_loss
 from rl.config import _at_least, _did_you_mean, _invalid, _positive
+from rl.data import shuffled_batches
 from rl.preferences import PreferencePair, mine_pairs
 from rl.records import Prompt
-
-T = TypeVar("T")
 
 
 # TODO(lead): move into rl/config.py as ExperimentConfig.dpo.
@@ -83,20 +81,6 @@ def run_dpo(cluster, pairs: Sequence[PreferencePair], cfg: DPOConfig, *, seed: i
         if log is not None:
             log(step, metrics)
     return history
-
-
-def shuffled_batches(items: Sequence[T], batch_size: int, *, seed: int) -> Iterator[list[T]]:
-    """Endless batches: each epoch a fresh shuffle, an epoch's leftover items lead the next batch
-    (so every item is seen once per epoch, even when the batch size does not divide the count)."""
-    rng = random.Random(seed)
-    order: list[int] = []
-    while True:
-        if len(order) < batch_size:
-            fresh = list(range(len(items)))
-            rng.shuffle(fresh)
-            order += fresh
-        yield [items[i] for i in order[:batch_size]]
-        del order[:batch_size]
 
 
 def mine_onpolicy_pairs(

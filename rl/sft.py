@@ -5,13 +5,12 @@ Runs on the same learner actors as RL, so N learners shard it the same way.
 """
 from __future__ import annotations
 
-import random
 from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
 from rl.config import DataConfig, SFTConfig
-from rl.data import render_prompt
+from rl.data import render_prompt, shuffled_batches
 from rl.records import Prompt, TrainSequence
 
 
@@ -32,16 +31,10 @@ def sft_sequences(prompts: Sequence[Prompt], tokenizer: Any, data: DataConfig) -
 def run_sft(cluster, sequences: Sequence[TrainSequence], cfg: SFTConfig, *, seed: int, log=None) -> list[dict[str, float]]:
     """``cfg.steps`` updates on shuffled batches of ``cfg.batch_size``; returns each step's metrics."""
     cluster.learners_call("start_phase", cfg.lr)
-    rng = random.Random(seed)
-    order: list[int] = []
+    batches = shuffled_batches(sequences, cfg.batch_size, seed=seed)
     history = []
     for step in tqdm(range(cfg.steps), desc="SFT warm-up", unit="step", dynamic_ncols=True):
-        if len(order) < cfg.batch_size:
-            fresh = list(range(len(sequences)))
-            rng.shuffle(fresh)
-            order += fresh
-        batch = [sequences[i] for i in order[: cfg.batch_size]]
-        del order[: cfg.batch_size]
+        batch = next(batches)
         num_tokens = sum(len(s.completion_ids) for s in batch)
         metrics = cluster.train("sft_step", batch, num_tokens=num_tokens)
         history.append(metrics)
