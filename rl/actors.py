@@ -65,7 +65,8 @@ def gather(refs: Sequence[Any], names: Sequence[str], what: str, timeout_s: floa
 class Cluster:
     """The rollout actors and learner actors of one run."""
 
-    def __init__(self, config: ExperimentConfig, model_path: str):
+    def __init__(self, config: ExperimentConfig, model_path: str, *, with_learners: bool = True):
+        """``with_learners=False``: rollout actors only, for evaluation (no optimizer, no second weight copy)."""
         self.cfg = config
         self.timeout_s = config.run.actor_timeout_s
         r, lc = config.rollout, config.learner
@@ -75,6 +76,14 @@ class Cluster:
             for _ in range(r.num_actors)
         ]
         self.rollout_names = [f"rollout actor {i}" for i in range(r.num_actors)]
+        self.version = 0
+        self.group, self.learners, self.learner_names = None, [], []
+        setups = [a.setup.remote(RolloutWorker, model_path, config.data, r, device=r.device, threads=max(1, int(r.num_cpus)),
+                                  dtype=config.model.dtype)
+                  for a in self.rollouts]
+        if not with_learners:
+            gather(setups, self.rollout_names, "starting actors", self.timeout_s)
+            return
         bundle = {"CPU": lc.num_cpus, **({"GPU": lc.num_gpus} if lc.num_gpus else {}), **dict(lc.resources)}
         self.group = placement_group([bundle] * lc.num_learners, strategy=lc.placement)
         gather([self.group.ready()], ["learner placement group"], "placing learners", self.timeout_s)
@@ -87,16 +96,13 @@ class Cluster:
         ]
         self.learner_names = [f"learner {i}" for i in range(lc.num_learners)]
         ip, port, _ = gather([self.learners[0].node_address.remote()], self.learner_names[:1], "learner address", self.timeout_s)[0]
-        setups = [
-            a.setup.remote(RolloutWorker, model_path, config.data, r, device=r.device, threads=max(1, int(r.num_cpus)))
-            for a in self.rollouts
-        ] + [
+        setups += [
             a.setup.remote(Learner, model_path, lc, config.algorithm, temperature=r.temperature, rank=i,
-                           world_size=lc.num_learners, master_addr=ip, master_port=port, threads=max(1, int(lc.num_cpus)))
+                           world_size=lc.num_learners, master_addr=ip, master_port=port, threads=max(1, int(lc.num_cpus)),
+                           compute_dtype=config.model.dtype)
             for i, a in enumerate(self.learners)
         ]
         gather(setups, self.rollout_names + self.learner_names, "starting actors", self.timeout_s)
-        self.version = 0
 
     def placement(self) -> dict[str, list[str]]:
         """Ray node id of every actor (recorded in summary.json: where did what run)."""
@@ -141,7 +147,8 @@ class Cluster:
     def shutdown(self) -> None:
         for actor in self.rollouts + self.learners:
             ray.kill(actor)
-        ray.util.remove_placement_group(self.group)
+        if self.group is not None:
+            ray.util.remove_placement_group(self.group)
 
 
 def _split(items: list, parts: int) -> list[list]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from rl.eval_cli import add_eval_command
+from rl.export_cli import add_data_command
 
 
 def _positive(kind: type):
@@ -198,15 +199,19 @@ TRAIN_EXAMPLES = """\
   rlvr train experiments/tiny_arith.yaml --out runs/arith --resume      # continue a killed run
   rlvr train experiments/tiny_arith.yaml rollout.group_size=4 algorithm.advantage_estimator=rloo
   rlvr train experiments/tiny_arith.yaml --dry-run                     # validate, load nothing
+  rlvr train experiments/tiny_pipeline.yaml --out runs/pipe            # cold start -> GRPO -> fusion -> eval
+  rlvr train experiments/tiny_pipeline.yaml stages.grpo.run.total_steps=20   # change one stage
 
-Any config field can be overridden as section.key=value (YAML syntax for values). The run
-directory gets config.yaml, metrics.jsonl, tb/ (TensorBoard), curves.png, checkpoints/
-and summary.json with held-out accuracy before and after RL.
+Any config field can be overridden as section.key=value (YAML syntax for values); stages are
+addressed by name (or kind). The run directory gets config.yaml, metrics.jsonl, tb/
+(TensorBoard), curves.png, checkpoints/ and summary.json with held-out accuracy before and
+after RL. A config with `stages:` runs them in order, each from the previous one's checkpoint,
+in OUT/stages/NN_name/, and ends with stages.md and stages.png: what each stage gained.
 """
 
 
 def add_train_command(subparsers) -> None:
-    p = _subcommand(subparsers, "train", "Train a policy: SFT warm-up, then GRPO with verifiers, on Ray actors.", TRAIN_EXAMPLES)
+    p = _subcommand(subparsers, "train", "Train a policy on Ray actors: SFT warm-up then GRPO, or a pipeline of stages.", TRAIN_EXAMPLES)
     p.add_argument("config", type=Path, metavar="CONFIG", help="experiment YAML")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. run.total_steps=10")
     p.add_argument("--out", help="run directory (overrides run.out_dir)")
@@ -238,6 +243,14 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"rlvr train --dry-run: {args.config}: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
         print("\n".join(lines + ["dry run OK: nothing was loaded or trained"]))
+        return 0
+    if config.stages:
+        from rl.pipeline import run_pipeline
+        from rl.stage_report import markdown_table
+
+        summary = run_pipeline(config)
+        print(markdown_table(summary["table"], config.run.eval_modes))
+        print(f"run directory {config.run.out_dir}  (stages.md, stages.png, summary.json, manifest.json, stages/)")
         return 0
     from rl.grpo import train
 
@@ -275,6 +288,7 @@ COMMANDS: list[Callable[..., None]] = [
     add_verify_command,
     add_verifiers_command,
     add_sandbox_command,
+    add_data_command,
 ]
 
 

@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping
 
 
 from rewards.compose import RewardComponent
+from rl.thinking import MODES
 
 # Names implemented by registries elsewhere (rl algorithms); checked here so that a
 # typo fails at load time rather than after the model has loaded.
@@ -56,7 +57,7 @@ def _positive(config: Any, *keys: str) -> None:
 @dataclass(frozen=True)
 class ModelConfig:
     path: str = "tiny"  # "tiny" builds a small Qwen2-style model from the task's own text: no hub, runs on CPU
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "float32"  # CPU kernels are fastest and exact in fp32
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "float32"  # rollout weights and learner autocast on GPU (masters stay fp32); CPU is fastest and exact in fp32
     seed: int = 0  # initial weights of the tiny model, so that two runs start from the same point
     tiny_hidden_size: int = 128  # tiny only: big enough to learn 2-digit arithmetic, small enough for 2 CPU cores
     tiny_intermediate_size: int = 256  # tiny only: 2x hidden keeps the MLP cheap
@@ -200,11 +201,47 @@ class SFTConfig:
     steps: int = 300  # cold-start warm-up before RL; the tiny model needs it to produce the format at all; 0 skips
     lr: float = 1e-3  # a randomly initialised tiny model learns fast; use ~1e-5 for real checkpoints
     batch_size: int = 32  # examples per step
+    packing: bool = False  # several examples per row (attention kept within each): less padding on mixed lengths, same loss
 
     def __post_init__(self) -> None:
         _at_least(self, 0, "steps")
         _at_least(self, 1, "batch_size")
         _positive(self, "lr")
+
+
+@dataclass(frozen=True)
+class DPOConfig:
+    steps: int = 0  # DPO updates; 0 skips the stage (it is opt-in, GRPO is the default algorithm)
+    lr: float = 1e-4  # for the tiny model; real 0.5B+ checkpoints want ~5e-7: larger steps drive both log-probs down
+    batch_size: int = 32  # pairs per update (64 sequences); at least one pair per learner
+    beta: float = 0.1  # the DPO paper's and TRL's default: how far the policy may move from the reference
+    loss_type: str = "sigmoid"  # a registered DPO loss: sigmoid (DPO), ipo, hinge, robust
+    label_smoothing: float = 0.0  # sigmoid/robust only: assumed label-flip rate; 0 trusts the labels
+    pairs_file: str | None = None  # offline pairs, JSONL or parquet (rl.preferences formats); None: none
+    onpolicy_prompts: int = 0  # training prompts to sample groups for and mine pairs from; 0: offline only
+    group_size: int = 8  # completions per prompt when mining: enough that most groups hold a right and a wrong answer
+    min_margin: float = 0.0  # a mined pair's reward gap must exceed this: 0 pairs any two rewards that differ
+
+    def __post_init__(self) -> None:
+        from rl.algorithms import DPO_LOSSES, get_dpo_loss  # torch-heavy: only when a DPO section is built
+
+        _at_least(self, 0, "steps", "onpolicy_prompts", "min_margin")
+        _at_least(self, 1, "batch_size")
+        _at_least(self, 2, "group_size")
+        _positive(self, "lr", "beta")
+        if self.loss_type not in DPO_LOSSES:
+            known = DPO_LOSSES.names()
+            raise _invalid("loss_type", f"must be one of {', '.join(known)}; got {self.loss_type!r}{_did_you_mean(self.loss_type, known)}")
+        import torch
+
+        try:  # each loss knows which label_smoothing it accepts: ask it now, not after the model has loaded
+            zero, one = torch.zeros(1), torch.ones(1)
+            get_dpo_loss(self.loss_type)(zero, zero, zero, zero, self.beta, self.label_smoothing,
+                                         chosen_lengths=one, rejected_lengths=one)
+        except ValueError as exc:
+            raise _invalid("label_smoothing", f"is not valid for loss_type {self.loss_type!r}: {exc}") from None
+        if self.steps and self.pairs_file is None and not self.onpolicy_prompts:
+            raise _invalid("steps", "needs pairs: set pairs_file, onpolicy_prompts, or both")
 
 
 @dataclass(frozen=True)
@@ -217,11 +254,60 @@ class RunConfig:
     resume: bool = False  # continue from the latest checkpoint in out_dir
     actor_timeout_s: float = 600  # a Ray call slower than this fails the run loudly instead of hanging it
     verifier_timeout_s: float = 5.0  # per completion; a stuck verifier costs its item a timeout, not the step
+    eval_modes: tuple[str, ...] = ()  # held-out evals in these thinking modes (think, no_think); empty: each prompt's own mode
 
     def __post_init__(self) -> None:
         if not self.out_dir:
             raise _invalid("out_dir", "must not be empty")
         _at_least(self, 0, "total_steps", "eval_every", "save_every")
+        for mode in self.eval_modes:
+            if mode not in MODES:
+                raise _invalid("eval_modes", f"entries must be one of {', '.join(MODES)}; got {mode!r}{_did_you_mean(mode, MODES)}")
+        if len(set(self.eval_modes)) != len(self.eval_modes):
+            raise _invalid("eval_modes", f"repeats a mode: {list(self.eval_modes)}")
+
+
+STAGE_KINDS = ("sft", "grpo", "dpo", "eval")
+# Sections a stage may change; the model is the previous stage's checkpoint and the run
+# directory is the pipeline's, so neither is a stage's to set.
+STAGE_SECTIONS = ("data", "rollout", "algorithm", "learner", "rewards", "sft", "dpo", "run")
+STAGE_FIXED_RUN_KEYS = ("out_dir", "resume", "seed")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One stage of a pipeline: its kind, and what it changes in the experiment's sections.
+
+    A stage runs on the experiment config with its sections merged in (mappings merge key by
+    key, lists are replaced), starting from the previous stage's checkpoint. E.g.
+    ``{kind: sft, name: cold_start, sft: {steps: 300}, data: {train_file: cold.jsonl}}``.
+    """
+
+    kind: str  # sft (supervised, on worked solutions / assistant turns), grpo, dpo, or eval (no update)
+    name: str = ""  # unique within the pipeline; names the stage's directory and results; default: the kind
+    data: Mapping[str, Any] = field(default_factory=dict)  # e.g. {train_file: cold_start.jsonl}; held-out evals stay on the experiment's split
+    rollout: Mapping[str, Any] = field(default_factory=dict)  # e.g. {group_size: 16}
+    algorithm: Mapping[str, Any] = field(default_factory=dict)  # e.g. {kl_coef: 0.01}
+    learner: Mapping[str, Any] = field(default_factory=dict)  # e.g. {lr: 1e-6}
+    rewards: Mapping[str, Any] = field(default_factory=dict)  # e.g. {components: [...]}, replacing the list
+    sft: Mapping[str, Any] = field(default_factory=dict)  # e.g. {steps: 300, lr: 1e-3}
+    dpo: Mapping[str, Any] = field(default_factory=dict)  # e.g. {steps: 50, onpolicy_prompts: 256}
+    run: Mapping[str, Any] = field(default_factory=dict)  # e.g. {total_steps: 100, eval_every: 25}
+
+    def __post_init__(self) -> None:
+        if self.kind not in STAGE_KINDS:
+            raise _invalid("kind", f"must be one of {', '.join(STAGE_KINDS)}; got {self.kind!r}{_did_you_mean(self.kind, STAGE_KINDS)}")
+        fixed = [key for key in STAGE_FIXED_RUN_KEYS if key in self.run]
+        if fixed:
+            raise _invalid("run", f"cannot set {', '.join(fixed)} in a stage: the pipeline's run section owns them")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+    def sections(self) -> dict[str, Mapping[str, Any]]:
+        """The sections this stage changes, by name."""
+        return {name: getattr(self, name) for name in STAGE_SECTIONS if getattr(self, name)}
 
 
 @dataclass(frozen=True)
@@ -233,8 +319,20 @@ class ExperimentConfig:
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)  # how they become a loss
     learner: LearnerConfig = field(default_factory=LearnerConfig)  # how the loss becomes an update
     rewards: RewardsConfig = field(default_factory=RewardsConfig)  # how verdicts become a scalar reward
-    sft: SFTConfig = field(default_factory=SFTConfig)  # the warm-up before RL
+    sft: SFTConfig = field(default_factory=SFTConfig)  # the warm-up before RL, and sft stages
+    dpo: DPOConfig = field(default_factory=DPOConfig)  # dpo stages
     run: RunConfig = field(default_factory=RunConfig)  # where and how long
+    stages: tuple[StageConfig, ...] = ()  # a pipeline (rl.pipeline); empty: SFT warm-up (sft.steps) then GRPO (run.total_steps)
+
+    def __post_init__(self) -> None:
+        labels = [stage.label for stage in self.stages]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise _invalid("stages", f"names must be unique (a stage's name defaults to its kind); repeated: {', '.join(repeated)}")
+        learners = self.learner.num_learners
+        for key, batch in (("sft.batch_size", self.sft.batch_size), ("dpo.batch_size", self.dpo.batch_size)):
+            if batch < learners:  # each data-parallel learner needs at least one example per step
+                raise _invalid(key, f"({batch}) must be at least learner.num_learners ({learners})")
 
 
 def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:

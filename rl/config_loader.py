@@ -40,7 +40,32 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         origins.add_yaml(raw, "")
     for override in overrides:
         _apply_override(raw, override, origins)
-    return _build(ExperimentConfig, raw, "", origins)
+    config = _build(ExperimentConfig, raw, "", origins)
+    for index in range(len(config.stages)):  # a stage's merged sections must be valid too: fail now, not mid-pipeline
+        stage_config(config, index, source=origins.in_file(origins.of(f"stages.{index}")))
+    return config
+
+
+def stage_config(config: ExperimentConfig, index: int, *, source: str = "<pipeline>") -> ExperimentConfig:
+    """The config stage ``index`` runs with: the experiment's sections with the stage's merged in
+    (mappings key by key, lists replaced), its own directory ``OUT/stages/NN_name``, no stages."""
+    stage = config.stages[index]
+    raw = config_to_dict(config)
+    raw.pop("stages")
+    for section, changes in stage.sections().items():
+        raw[section] = _merged(raw[section], changes)
+    raw["name"] = f"{config.name}/{stage.label}"
+    raw["run"]["out_dir"] = str(Path(config.run.out_dir) / "stages" / f"{index + 1:02d}_{stage.label}")
+    try:
+        return config_from_dict(raw, source=f"{source} (stage {stage.label!r})")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}".replace(" (stage", f" (stages.{index}, stage", 1), key=exc.key) from None
+
+
+def _merged(base: Any, changes: Any) -> Any:
+    if isinstance(base, dict) and isinstance(changes, Mapping):
+        return {**base, **{k: _merged(base.get(k), v) for k, v in changes.items()}}
+    return changes
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> ExperimentConfig:
@@ -172,13 +197,15 @@ def _apply_override(raw: dict[str, Any], override: str, origins: _Origins) -> No
     node: Any = raw
     for depth, part in enumerate(parts[:-1]):
         node = _child(node, part, parts[: depth + 1], where)
+    leaf = str(_list_index(node, parts[-1], key, where)) if isinstance(node, list) else parts[-1]
+    normalised = ".".join([*_normalised_key(raw, parts[:-1]).split(".")[: len(parts) - 1], leaf])  # before a rename
     if isinstance(node, list):
-        node[_list_index(node, parts[-1], key, where)] = value
+        node[int(leaf)] = value
     elif isinstance(node, dict):
-        node[parts[-1]] = value
+        node[leaf] = value
     else:
         raise ConfigError(f"{where}: {'.'.join(parts[:-1])} is a value, not a section; {key} cannot be set")
-    origins.set(_normalised_key(raw, parts), where)
+    origins.set(normalised, where)
 
 
 def _check_key(parts: list[str], where: str, origins: _Origins) -> None:
@@ -225,16 +252,21 @@ def _default_at(path: list[str]) -> Any:
 
 
 def _list_index(items: list, part: str, dotted: str, where: str) -> int:
-    """A list element by position (``components.0``) or by its ``name`` (``components.format``)."""
+    """A list element by position (``components.0``) or by its name (``components.format``, ``stages.grpo``)."""
     if part.isdigit():
         if int(part) < len(items):
             return int(part)
         raise ConfigError(f"{where}: {dotted}: index {part} is out of range; the list has {len(items)} items")
-    names = [str(item.get("name")) for item in items if isinstance(item, dict)]
+    names = [str(_item_name(item)) for item in items if isinstance(item, dict)]
     for index, item in enumerate(items):
-        if isinstance(item, dict) and item.get("name") == part:
+        if isinstance(item, dict) and _item_name(item) == part:
             return index
     raise ConfigError(f"{where}: {dotted}: no list item named {part!r}; names: {', '.join(names) or 'none'}")
+
+
+def _item_name(item: dict) -> Any:
+    """A list item's name: its ``name``, or for a pipeline stage without one, its ``kind``."""
+    return item.get("name") or item.get("kind")
 
 
 def _normalised_key(raw: dict[str, Any], parts: list[str]) -> str:
@@ -369,7 +401,7 @@ def _suggest_key(dotted: str) -> str:
     siblings = {k.rpartition(".")[2]: k for k in keys if k.rpartition(".")[0] == section}
     close = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.6)
     close = [siblings[close[0]]] if close else [k for n, k in siblings.items() if len(leaf) > 1 and leaf in n][:1]
-    if not close:  # a misspelt section: "rolout.group_size"
+    if not close and section:  # a misspelt section: "rolout.group_size"
         close = difflib.get_close_matches(generic, keys, n=1, cutoff=0.75)
     if not close:  # the right leaf in the wrong section: "group_size" -> "rollout.group_size"
         by_leaf = {k.rpartition(".")[2]: k for k in reversed(keys)}

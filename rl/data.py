@@ -6,7 +6,8 @@
 
 A record holds a prompt (``prompt``: text or a list of chat messages; or ``messages``), a
 ``reference`` answer, optionally an ``id``, a ``verifier`` name and a worked ``solution``
-(field names are configurable in ``DataConfig``), and a ``mode`` ("think" / "no_think") that
+(field names are configurable in ``DataConfig``; chat messages that end with an assistant turn
+make that turn the solution, and such SFT records need no reference), and a ``mode`` ("think" / "no_think") that
 overrides ``DataConfig.enable_thinking`` for that sample. Every other key is kept in
 ``Prompt.fields`` (unless null) and handed to the verifier (e.g. ``tests``). A bad record is an error
 naming its place: ``path:line`` in JSONL, ``path row N`` in parquet.
@@ -100,9 +101,16 @@ def _read_parquet(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 def record_to_prompt(record: dict[str, Any], where: str, cfg: DataConfig) -> Prompt:
     """One record as a Prompt; ``where`` names it in errors and is its id when it has none."""
     messages, text = _prompt_of(record, where, cfg)
-    if cfg.reference_field not in record:
+    solution = _optional_str(record, cfg.solution_field, where)
+    if messages is not None and messages[-1][0] == "assistant":  # a chat transcript: its last turn is the SFT target
+        if solution is not None:
+            raise DataError(f"{where}: both {cfg.solution_field!r} and a final assistant turn; keep one SFT target")
+        messages, solution = messages[:-1], messages[-1][1]
+        if not messages:
+            raise DataError(f"{where}: the conversation is only an assistant turn; it needs a user turn before it")
+    if cfg.reference_field not in record and solution is None:  # SFT-only records (cold start) may lack a reference
         raise DataError(f"{where}: missing required key {cfg.reference_field!r} (keys: {', '.join(record) or 'none'})")
-    reference = record[cfg.reference_field]
+    reference = record.get(cfg.reference_field, "")
     if isinstance(reference, bool) or not isinstance(reference, (str, int, float)):
         raise DataError(f"{where}: {cfg.reference_field!r} must be a string or a number, got {type(reference).__name__}")
     record_id = record.get(cfg.id_field)
@@ -120,7 +128,7 @@ def record_to_prompt(record: dict[str, Any], where: str, cfg: DataConfig) -> Pro
         reference=str(reference),
         verifier=verifier or cfg.default_verifier,
         fields={k: v for k, v in record.items() if k not in own and v is not None},  # parquet fills absent values with null
-        solution=_optional_str(record, cfg.solution_field, where),
+        solution=solution,
         mode=mode,
     )
 

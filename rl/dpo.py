@@ -13,48 +13,14 @@ scores exactly what was sampled.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
-import torch
 from tqdm.auto import tqdm
 
-from rl.algorithms import DPO_LOSSES, get_dpo_loss
-from rl.config import _at_least, _did_you_mean, _invalid, _positive
+from rl.config import DPOConfig
 from rl.data import shuffled_batches
 from rl.preferences import PreferencePair, mine_pairs
 from rl.records import Prompt
-
-
-# TODO(lead): move into rl/config.py as ExperimentConfig.dpo.
-@dataclass(frozen=True)
-class DPOConfig:
-    steps: int = 0  # DPO updates; 0 skips the stage (it is opt-in, GRPO is the default algorithm)
-    lr: float = 1e-4  # for the tiny model; real 0.5B+ checkpoints want ~5e-7: larger steps drive both log-probs down
-    batch_size: int = 32  # pairs per update (64 sequences)
-    beta: float = 0.1  # the DPO paper's and TRL's default: how far the policy may move from the reference
-    loss_type: str = "sigmoid"  # a registered DPO loss: sigmoid (DPO), ipo, hinge, robust
-    label_smoothing: float = 0.0  # sigmoid/robust only: assumed label-flip rate; 0 trusts the labels
-    pairs_file: str | None = None  # offline pairs, JSONL or parquet (rl.preferences formats); None: none
-    onpolicy_prompts: int = 0  # training prompts to sample groups for and mine pairs from; 0: offline only
-    group_size: int = 8  # completions per prompt when mining: enough that most groups hold a right and a wrong answer
-
-    def __post_init__(self) -> None:
-        _at_least(self, 0, "steps", "onpolicy_prompts")
-        _at_least(self, 1, "batch_size")
-        _at_least(self, 2, "group_size")
-        _positive(self, "lr", "beta")
-        if self.loss_type not in DPO_LOSSES:
-            known = DPO_LOSSES.names()
-            raise _invalid("loss_type", f"must be one of {', '.join(known)}; got {self.loss_type!r}{_did_you_mean(self.loss_type, known)}")
-        try:  # each loss knows which label_smoothing it accepts: ask it now, not after the model has loaded
-            zero, one = torch.zeros(1), torch.ones(1)
-            get_dpo_loss(self.loss_type)(zero, zero, zero, zero, self.beta, self.label_smoothing,
-                                         chosen_lengths=one, rejected_lengths=one)
-        except ValueError as exc:
-            raise _invalid("label_smoothing", f"is not valid for loss_type {self.loss_type!r}: {exc}") from None
-        if self.steps and self.pairs_file is None and not self.onpolicy_prompts:
-            raise _invalid("steps", "needs pairs: set pairs_file, onpolicy_prompts, or both")
 
 
 def run_dpo(cluster, pairs: Sequence[PreferencePair], cfg: DPOConfig, *, seed: int, log=None) -> list[dict[str, float]]:

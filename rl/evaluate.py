@@ -34,11 +34,26 @@ def evaluate(cluster, scorer, prompts: Sequence[Prompt], *, temperature: float, 
     }
 
 
-def evaluate_modes(cluster, scorer, prompts: Sequence[Prompt], *, temperature: float, seed: int,
-                   prefix: str = "eval") -> dict[str, float]:
-    """``evaluate`` once with thinking on and once off: ``prefix/think/accuracy``, ``prefix/no_think/length``..."""
+def evaluate_modes(cluster, scorer, prompts: Sequence[Prompt], *, temperature: float, seed: int) -> dict[str, float]:
+    """``evaluate`` once with thinking on and once off: ``eval/think/accuracy``, ``eval/no_think/length``..."""
+    return evaluate_heldout(cluster, scorer, prompts, temperature=temperature, seed=seed, modes=MODES)
+
+
+def evaluate_heldout(cluster, scorer, prompts: Sequence[Prompt], *, temperature: float, seed: int,
+                     modes: Sequence[str] = ()) -> dict[str, float]:
+    """The run's held-out eval: ``eval/*`` with each prompt in its own mode, or ``eval/<mode>/*``
+    for each of ``modes`` (``run.eval_modes``)."""
+    if not prompts:
+        return {}
+    if not modes:
+        return evaluate(cluster, scorer, prompts, temperature=temperature, seed=seed)
     metrics: dict[str, float] = {}
-    for mode in MODES:
+    for mode in modes:
         metrics.update(evaluate(cluster, scorer, prompts, temperature=temperature, seed=seed,
-                                enable_thinking=mode == "think", prefix=f"{prefix}/{mode}"))
+                                enable_thinking=mode == "think", prefix=f"eval/{mode}"))
     return metrics
+
+
+def headline_accuracy(metrics: dict[str, float], modes: Sequence[str] = ()) -> float | None:
+    """One accuracy to quote: ``eval/accuracy``, or the first eval mode's."""
+    return metrics.get(f"eval/{modes[0]}/accuracy" if modes else "eval/accuracy")

@@ -15,6 +15,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import mean
 from typing import Sequence
 
@@ -26,7 +27,7 @@ from rl.actors import Cluster
 from rl.algorithms import DynamicSampler, get_advantage_estimator
 from rl.config import ExperimentConfig
 from rl.data import drop_long_prompts, load_splits
-from rl.evaluate import evaluate
+from rl.evaluate import evaluate_heldout, headline_accuracy
 from rl.manifest import record_stage, write_manifest
 from rl.policy import ensure_model, load_tokenizer
 from rl.records import Prompt, ScoredRollout, TrainSequence
@@ -57,10 +58,14 @@ class PromptSchedule:
         return order
 
 
-def train(config: ExperimentConfig) -> dict:
+def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Sequence[Prompt] | None = None,
+          record_manifest: bool = True) -> dict:
+    """SFT warm-up (``sft.steps``) then ``run.total_steps`` of GRPO, from ``model.path`` or ``init_path``
+    (a pipeline's previous stage); held-out evals on ``heldout`` when given, else the data's own split."""
     started = time.time()
-    train_prompts, heldout = load_splits(config.data)
-    model_path = ensure_model(config)
+    train_prompts, own_heldout = load_splits(config.data)
+    heldout = own_heldout if heldout is None else list(heldout)
+    model_path = Path(init_path) if init_path is not None else ensure_model(config)
     tokenizer = load_tokenizer(model_path)
     train_prompts, dropped = drop_long_prompts(train_prompts, tokenizer, config.data)
     if dropped:
@@ -72,7 +77,7 @@ def train(config: ExperimentConfig) -> dict:
     start_step, load_from = (resume[0], str(resume[1])) if resume else (0, str(model_path))
     run = RunDirectory(config, resume_step=start_step if resume else None)
     manifest = run.path / "manifest.json"
-    if not (resume and manifest.exists()):
+    if record_manifest and not (resume and manifest.exists()):
         write_manifest(manifest, config, train_prompts, heldout)
     _start_ray(config)
     cluster = Cluster(config, load_from)
@@ -81,7 +86,8 @@ def train(config: ExperimentConfig) -> dict:
     progress = _Progress(completed=start_step, saved=start_step if resume else None, rl_started=bool(resume))
 
     def heldout_eval() -> dict:  # greedy by default, the same samples every time
-        return evaluate(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED) if heldout else {}
+        return evaluate_heldout(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED,
+                                modes=config.run.eval_modes)
 
     try:
         if resume:
@@ -107,7 +113,8 @@ def train(config: ExperimentConfig) -> dict:
                 cluster.save(str(run.checkpoint_path(step + 1)), {"step": step + 1, "summary": summary})
                 progress.saved = step + 1
                 run.plot()
-        summary["heldout_accuracy_after_rl"] = heldout_eval().get("eval/accuracy")
+        summary["eval_after_rl"] = heldout_eval()
+        summary["heldout_accuracy_after_rl"] = headline_accuracy(summary["eval_after_rl"], config.run.eval_modes)
         summary["rl_steps"] = config.run.total_steps
         cluster.save(str(run.checkpoint_path(config.run.total_steps)), {"step": config.run.total_steps, "summary": summary})
     except (Exception, KeyboardInterrupt):
@@ -120,7 +127,8 @@ def train(config: ExperimentConfig) -> dict:
         run.close()
     summary["wall_time_s"] = round(time.time() - started, 1)
     run.write_summary(summary)
-    record_stage(manifest, "sft+grpo", summary)
+    if record_manifest:
+        record_stage(manifest, "sft+grpo", summary)
     return summary
 
 
@@ -207,13 +215,15 @@ def _sample_groups(config, cluster, scorer, schedule, step) -> tuple[list[list[S
 def _warm_up(config, cluster, train_prompts, tokenizer, run, heldout_eval) -> dict:
     """Held-out accuracy of the initial model, SFT warm-up, then held-out accuracy before RL."""
     out = {}
+    modes = config.run.eval_modes
     if config.sft.steps:
-        out["heldout_accuracy_initial"] = heldout_eval().get("eval/accuracy")
+        out["heldout_accuracy_initial"] = headline_accuracy(heldout_eval(), modes)
         history = run_sft(cluster, sft_sequences(train_prompts, tokenizer, config.data), config.sft, seed=config.run.seed)
         out["sft_final_loss"] = history[-1]["loss"]
         cluster.sync_weights(version=0)
     before = heldout_eval()
-    out["heldout_accuracy_before_rl"] = before.get("eval/accuracy")
+    out["eval_before_rl"] = before
+    out["heldout_accuracy_before_rl"] = headline_accuracy(before, modes)
     run.log(0, before)
     cluster.learners_call("start_phase", config.learner.lr)
     return out

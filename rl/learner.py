@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from rl.algorithms import collate_pairs, dpo_batch_loss, grpo_loss
 from rl.config import AlgorithmConfig, LearnerConfig
+from rl.packing import check_attention, collate_packed, pack_sequences, padding_saved
 from rl.policy import load_policy, resolve_device
 from rl.preferences import PreferencePair
 from rl.records import TrainSequence
@@ -44,6 +45,7 @@ class Learner:
         master_addr: str | None = None,
         master_port: int | None = None,
         threads: int | None = None,
+        compute_dtype: str = "float32",
     ):
         if threads:
             torch.set_num_threads(threads)
@@ -57,7 +59,10 @@ class Learner:
                 backend, init_method=f"tcp://{master_addr}:{master_port}", rank=rank, world_size=world_size,
                 timeout=timedelta(seconds=120),  # a dead peer fails the step loudly instead of hanging it
             )
-        self.model, self.tokenizer = load_policy(model_path, device=str(self.device))
+        self.model, self.tokenizer = load_policy(model_path, device=str(self.device))  # fp32 master weights for Adam
+        # bfloat16/float16 forward passes under autocast on GPUs; on CPU fp32 is both faster and exact.
+        half = compute_dtype in ("bfloat16", "float16") and self.device.type == "cuda"
+        self.autocast_dtype = getattr(torch, compute_dtype) if half else None
         self.model.train()
         self.pad_id = self.tokenizer.pad_token_id
         self.reference = None
@@ -86,15 +91,27 @@ class Learner:
         self.reference.eval().requires_grad_(False)
 
     # ---------------------------------------------------------------- updates
-    def sft_step(self, sequences: Sequence[TrainSequence], num_tokens: int) -> dict[str, float]:
-        """Cross-entropy on completion tokens only (the prompt is context, not a target)."""
+    def sft_step(self, sequences: Sequence[TrainSequence], num_tokens: int, packing: bool = False) -> dict[str, float]:
+        """Cross-entropy on completion tokens only (the prompt is context, not a target).
+
+        ``packing``: several sequences share a row, with attention kept inside each sequence
+        (``rl.packing``): fewer forward passes, the same loss and gradients. Adds the metric
+        ``pad_tokens_saved``, padding positions avoided on this learner.
+        """
 
         def loss_fn(batch) -> tuple[torch.Tensor, dict]:
             logprobs = self._logprobs(self.model, batch)  # (B, T)
             loss = -(logprobs * batch["mask"]).sum() / num_tokens
             return loss, {}
 
-        return self._update(sequences, loss_fn)
+        if not packing:
+            return self._update(sequences, loss_fn)
+        check_attention(self.model.config)
+        rows = pack_sequences(sequences)
+        collate = partial(collate_packed, pad_id=self.pad_id, dtype=self.model.dtype, device=self.device)
+        metrics = self._update(rows, loss_fn, collate=collate)  # micro_batch_size rows per micro-batch
+        metrics["pad_tokens_saved"] = float(padding_saved(sequences, rows, self.cfg.micro_batch_size))
+        return metrics
 
     def grpo_step(self, sequences: Sequence[TrainSequence], num_tokens: int, num_seqs: int, max_len: int) -> dict[str, float]:
         """One policy-gradient update on this learner's shard; the counts are the whole batch's."""
@@ -188,8 +205,11 @@ class Learner:
         The output layer and softmax run on completion positions only: prompt and padding
         positions are context, and skipping them saves a large share of the vocabulary work.
         """
-        with torch.set_grad_enabled(grad):
-            hidden = model.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        autocast = torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None)
+        with torch.set_grad_enabled(grad), autocast:
+            hidden = model.get_decoder()(  # position_ids: packed rows restart them at each sequence
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=batch.get("position_ids"),
+            ).last_hidden_state
             where = batch["mask"].bool()  # (B, L-1): position t predicts token t+1
             logits = model.get_output_embeddings()(hidden[:, :-1][where]).float() / self.temperature  # (N, V)
             targets = batch["input_ids"][:, 1:][where]  # (N,)

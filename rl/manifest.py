@@ -29,7 +29,7 @@ def write_manifest(path: Path, config: ExperimentConfig, train: Sequence[Prompt]
         "packages": {name: _version(name) for name in PACKAGES},
         "python": sys.version.split()[0],
         "verifiers": {name: _verifier_version(name) for name in sorted({p.verifier for p in [*train, *heldout]})},
-        "data": {"train": _prompts_hash(train), "heldout": _prompts_hash(heldout),
+        "data": {"train": prompts_fingerprint(train), "heldout": prompts_fingerprint(heldout),
                  "train_count": len(train), "heldout_count": len(heldout)},
         "stages": {},
     }
@@ -74,8 +74,9 @@ def _verifier_version(name: str) -> str | None:
     return getattr(fn, "VERSION", None) or getattr(sys.modules.get(fn.__module__), "VERSION", None)
 
 
-def _prompts_hash(prompts: Sequence[Prompt]) -> str:
+def prompts_fingerprint(prompts: Sequence[Prompt]) -> str:
+    """16 hex digits identifying a prompt set (ids, text, references, verifiers, solutions)."""
     digest = hashlib.sha256()
     for p in prompts:
-        digest.update(json.dumps([p.id, p.text, p.messages, p.reference, p.verifier], default=str).encode())
+        digest.update(json.dumps([p.id, p.text, p.messages, p.reference, p.verifier, p.solution, p.mode], default=str).encode())
     return digest.hexdigest()[:16]

@@ -18,10 +18,11 @@ from rl.records import Prompt, Rollout
 
 
 class RolloutWorker:
-    def __init__(self, model_path: str, data: DataConfig, rollout: RolloutConfig, *, device: str = "cpu", threads: int | None = None):
+    def __init__(self, model_path: str, data: DataConfig, rollout: RolloutConfig, *, device: str = "cpu", threads: int | None = None,
+                 dtype: str = "float32"):
         if threads:
             torch.set_num_threads(threads)
-        self.model, self.tokenizer = load_policy(model_path, device=device)
+        self.model, self.tokenizer = load_policy(model_path, device=device, dtype=dtype)
         self.data, self.rollout = data, rollout
         self.device = self.model.device
         self.version = 0

@@ -13,12 +13,17 @@ import difflib
 import inspect
 import operator
 import random
+import re
+from dataclasses import replace
 from typing import Callable, Sequence
 
+from rl.code_tasks import python_functions
 from rl.records import Prompt
 
 # Kept short: the tiny model's context is small and every token of it costs CPU time.
 DEFAULT_SOLUTION_FORMAT = "<think>{work}</think> The answer is \\boxed{{{answer}}}."
+# Non-thinking mode (the prompt pre-fills an empty think block): the answer alone, as Qwen3 answers.
+DEFAULT_NO_THINK_FORMAT = "The answer is \\boxed{{{answer}}}."
 
 OPERATIONS: dict[str, Callable[[int, int], int]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 
@@ -52,6 +57,8 @@ def arithmetic(
     solution_format: str = DEFAULT_SOLUTION_FORMAT,
     max_operand: int | None = None,
     work: str = "columns",
+    no_think_fraction: float = 0.0,
+    no_think_format: str = DEFAULT_NO_THINK_FORMAT,
 ) -> tuple[list[Prompt], list[Prompt]]:
     """Addition/subtraction problems on numbers of up to ``digits`` digits, plain ("What is 12 + 7?")
     or as a short word problem (a ``word_problems`` fraction), each with a worked solution.
@@ -64,6 +71,9 @@ def arithmetic(
     ``work`` is how the thinking shows the sum: "columns" digit by digit with carries
     ("27+15: 7+5=12, 2+1+1=4, so 42" — each step a one-digit fact a tiny model can learn
     and reuse on unseen numbers), or "direct" ("27 + 15 = 42").
+    ``no_think_fraction`` of the prompts get mode "no_think" and a solution in ``no_think_format``
+    (for thinking-mode fusion); the rest get mode "think". 0 (the default) leaves modes unset.
+    Modes are drawn from their own stream: the problems are the same whatever the fraction.
     """
     unknown = [op for op in operations if op not in OPERATIONS]
     if unknown or not operations:
@@ -74,8 +84,11 @@ def arithmetic(
         raise TaskError(f"arithmetic: word_problems is a fraction in [0, 1], got {word_problems}")
     if work not in WORK_STYLES:
         raise TaskError(f"arithmetic: work must be one of {', '.join(WORK_STYLES)}; got {work!r}")
-    if "{answer}" not in solution_format:
-        raise TaskError(f"arithmetic: solution_format must contain {{answer}}, got {solution_format!r}")
+    for name, fmt in (("solution_format", solution_format), ("no_think_format", no_think_format)):
+        if "{answer}" not in fmt:
+            raise TaskError(f"arithmetic: {name} must contain {{answer}}, got {fmt!r}")
+    if not 0 <= no_think_fraction <= 1:
+        raise TaskError(f"arithmetic: no_think_fraction is a fraction in [0, 1], got {no_think_fraction}")
     biggest = min(10**digits - 1, max_operand or 10**digits)
     available = sum(_count_problems(op, biggest) for op in set(operations))
     if n_train + n_eval > available:
@@ -93,7 +106,28 @@ def arithmetic(
             continue
         seen.add((op, a, b))
         prompts.append(_arithmetic_prompt(op, a, b, rng.random() < word_problems, rng, solution_format, work))
+    if no_think_fraction:
+        prompts = _assign_modes(prompts, no_think_fraction, random.Random(f"modes-{seed}"), no_think_format, work)
     return prompts[n_eval:], prompts[:n_eval]
+
+
+def _assign_modes(prompts: list[Prompt], no_think_fraction: float, rng: random.Random, no_think_format: str,
+                  work_style: str) -> list[Prompt]:
+    out = []
+    for prompt in prompts:
+        if rng.random() >= no_think_fraction:
+            out.append(replace(prompt, mode="think"))
+            continue
+        op, a, b = _problem_of(prompt)
+        work = column_work(op, a, b) if work_style == "columns" else f"{a} {op} {b} = {prompt.reference}"
+        out.append(replace(prompt, mode="no_think", solution=no_think_format.format(work=work, answer=prompt.reference)))
+    return out
+
+
+def _problem_of(prompt: Prompt) -> tuple[str, int, int]:
+    """(op, a, b) back from an arithmetic prompt's id ("arithmetic:27+15")."""
+    a, op, b = re.fullmatch(r"arithmetic:(\d+)([-+*])(\d+)", prompt.id).groups()
+    return op, int(a), int(b)
 
 
 def _count_problems(op: str, biggest: int) -> int:
@@ -147,7 +181,7 @@ def _arithmetic_prompt(op: str, a: int, b: int, as_word_problem: bool, rng: rand
     )
 
 
-GENERATORS: dict[str, Callable[..., tuple[list[Prompt], list[Prompt]]]] = {"arithmetic": arithmetic}
+GENERATORS: dict[str, Callable[..., tuple[list[Prompt], list[Prompt]]]] = {"arithmetic": arithmetic, "python_functions": python_functions}
 
 
 def generate(name: str, n_train: int, n_eval: int, seed: int, params: dict | None = None) -> tuple[list[Prompt], list[Prompt]]:

@@ -18,7 +18,8 @@ import torch
 from rl.algorithms import collate_pairs, dpo_batch_loss
 from rl.config import AlgorithmConfig, ConfigError, DataConfig, ExperimentConfig, LearnerConfig
 from rl.data import shuffled_batches
-from rl.dpo import DPOConfig, mine_onpolicy_pairs, run_dpo
+from rl.config import DPOConfig
+from rl.dpo import mine_onpolicy_pairs, run_dpo
 from rl.learner import Learner
 from rl.policy import load_tokenizer
 from rl.preferences import PreferencePair, load_pairs, tokenize_pair
