@@ -79,7 +79,7 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
     manifest = run.path / "manifest.json"
     if record_manifest and not (resume and manifest.exists()):
         write_manifest(manifest, config, train_prompts, heldout)
-    _start_ray(config)
+    start_ray(config)
     cluster = Cluster(config, load_from)
     scorer = RolloutScorer(config)
     summary: dict = {"name": config.name, "model": str(model_path), "placement": cluster.placement()}
@@ -234,7 +234,9 @@ def _restore(cluster: Cluster, checkpoint: str) -> dict:
     return dict(extra.get("summary", {}))
 
 
-def _start_ray(config: ExperimentConfig) -> None:
+def start_ray(*configs: ExperimentConfig) -> None:
+    """Join ``RAY_ADDRESS`` or start a local Ray runtime with CPUs for the largest of ``configs``
+    (a pipeline's stages run one after another, so the largest stage sets the need)."""
     if ray.is_initialized():
         return
     address = os.environ.get("RAY_ADDRESS")
@@ -243,6 +245,6 @@ def _start_ray(config: ExperimentConfig) -> None:
         return
     # Locally, rollout and learner actors take turns (the loop is synchronous), so their CPU
     # requests may add up to more than the machine has without oversubscribing it.
-    wanted = config.rollout.num_actors * config.rollout.num_cpus + config.learner.num_learners * config.learner.num_cpus
+    wanted = max(c.rollout.num_actors * c.rollout.num_cpus + c.learner.num_learners * c.learner.num_cpus for c in configs)
     ray.init(num_cpus=max(os.cpu_count() or 1, int(wanted + 0.999)), include_dashboard=False, log_to_driver=False,
              configure_logging=False)

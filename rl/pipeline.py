@@ -13,23 +13,26 @@ A stage runs on the experiment config with its own sections merged in
 final checkpoint (the first from ``model.path``): weights pass between stages only as
 checkpoints on disk, so every stage can be rerun, resumed or inspected on its own. Every
 stage is judged on the experiment's held-out split, in ``run.eval_modes``, whatever data
-it trains on. With ``--resume``, finished stages (``result.json`` written) are skipped
-and a GRPO stage continues from its newest checkpoint.
+it trains on. With ``--resume``, finished stages (``result.json`` written, from the same
+start with the same settings and the same stages before it) are skipped and a GRPO stage continues from its newest checkpoint.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rl.actors import Cluster
 from rl.config import ExperimentConfig, StageConfig
-from rl.config_loader import stage_config
+from rl.config_loader import config_to_dict, stage_config
 from rl.data import drop_long_prompts, load_splits
 from rl.dpo import mine_onpolicy_pairs, run_dpo
 from rl.evaluate import evaluate_heldout
+from rl.grpo import start_ray, train
 from rl.manifest import prompts_fingerprint, record_stage, write_manifest
 from rl.policy import ensure_model, load_tokenizer
 from rl.preferences import load_pairs, tokenize_pair
@@ -41,12 +44,11 @@ from rl.stage_report import write_stage_report
 
 EVAL_SEED = 1234  # the same greedy samples at every stage's eval
 RESULT_FILE = "result.json"  # written last: its presence marks a finished stage
+MINED_PAIRS_FILE = "onpolicy_pairs.jsonl"  # a dpo stage's mined pairs, in the format dpo.pairs_file reads
 
 
 def run_pipeline(config: ExperimentConfig) -> dict:
     """Run ``config.stages`` in order; returns the summary (also written to OUT/summary.json)."""
-    from rl.grpo import _start_ray  # one Ray runtime for all stages
-
     started = time.time()
     out = Path(config.run.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -55,13 +57,15 @@ def run_pipeline(config: ExperimentConfig) -> dict:
     manifest = out / "manifest.json"
     if not (config.run.resume and manifest.exists()):
         write_manifest(manifest, config, train, heldout)
-    _start_ray(config)
+    start_ray(*(stage_config(config, i) for i in range(len(config.stages))))  # one runtime for every stage
     initial: dict[str, float] | None = None
     results: list[dict[str, Any]] = []
+    upstream = ""  # the fingerprint of the stages so far: a change upstream reruns everything after it
     for index, stage in enumerate(config.stages):
         cfg = stage_config(config, index)
         stage_dir = Path(cfg.run.out_dir)
-        finished = _finished_result(stage_dir) if config.run.resume else None
+        fingerprint = _lineage_fingerprint(cfg, upstream)
+        finished = _finished_result(stage_dir, current, fingerprint) if config.run.resume else None
         if finished is not None:
             print(f"stage {index + 1}/{len(config.stages)} {stage.label}: finished earlier, skipped")
             result = finished
@@ -75,13 +79,14 @@ def run_pipeline(config: ExperimentConfig) -> dict:
                 print(f"pipeline stopped in stage {stage.label!r}; finished stages ({done}) are kept: "
                       f"rerun with --resume to continue")
                 raise
-            result = {"stage": stage.label, "kind": stage.kind, "init": current, **result,
+            result = {"stage": stage.label, "kind": stage.kind, "init": current, "config": fingerprint, **result,
                       "wall_time_s": round(time.time() - t0, 1)}
             _write_json(stage_dir / RESULT_FILE, result)
         record_stage(manifest, stage.label, result)
         initial = initial if initial is not None else result.get("eval_before")
         results.append(result)
         current = result.get("checkpoint") or current
+        upstream = fingerprint
     summary = {"name": config.name, "final_checkpoint": current, "eval_initial": initial, "stages": results,
                "wall_time_s": round(time.time() - started, 1)}
     summary["table"] = write_stage_report(out, initial, results, config.run.eval_modes)
@@ -118,8 +123,10 @@ def _dpo_stage(cfg: ExperimentConfig, init: str, heldout: Sequence[Prompt], *, m
             train, _ = load_splits(cfg.data)
             train, _ = drop_long_prompts(train, tokenizer, cfg.data)
             prompts = random.Random(cfg.run.seed).sample(train, min(d.onpolicy_prompts, len(train)))
-            pairs += mine_onpolicy_pairs(cluster, scorer, prompts, group_size=d.group_size,
-                                         temperature=cfg.rollout.temperature, seed=cfg.run.seed, min_margin=d.min_margin)
+            mined = mine_onpolicy_pairs(cluster, scorer, prompts, group_size=d.group_size,
+                                        temperature=cfg.rollout.temperature, seed=cfg.run.seed, min_margin=d.min_margin)
+            _write_pairs(run.path / MINED_PAIRS_FILE, mined)  # kept before training: inspectable, reusable as a pairs_file
+            pairs += mined
         history = run_dpo(cluster, pairs, d, seed=cfg.run.seed, log=run.log)
         return {"steps": d.steps, "pairs_offline": offline, "pairs_onpolicy": len(pairs) - offline,
                 "final_loss": history[-1]["loss"], "final_pair_accuracy": history[-1].get("rewards/accuracies")}
@@ -128,10 +135,6 @@ def _dpo_stage(cfg: ExperimentConfig, init: str, heldout: Sequence[Prompt], *, m
 
 
 def _grpo_stage(cfg: ExperimentConfig, init: str, heldout: Sequence[Prompt], *, measure_before: bool) -> dict:
-    from dataclasses import replace
-
-    from rl.grpo import train
-
     cfg = replace(cfg, sft=replace(cfg.sft, steps=0))  # a warm-up is a stage of its own here
     summary = train(cfg, init_path=init, heldout=heldout, record_manifest=False)
     out = {"steps": cfg.run.total_steps, "eval_after": summary.get("eval_after_rl", {}),
@@ -184,15 +187,34 @@ def _heldout_eval(cfg: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer
                             modes=cfg.run.eval_modes)
 
 
-def _finished_result(stage_dir: Path) -> dict | None:
+def _finished_result(stage_dir: Path, init: str, fingerprint: str) -> dict | None:
+    """The stage's result from an earlier run, if it ran from the same start with the same lineage."""
     path = stage_dir / RESULT_FILE
     if not path.is_file():
         return None
     result = json.loads(path.read_text(encoding="utf-8"))
+    if result.get("init") != init or result.get("config") != fingerprint:
+        print(f"{stage_dir.name}: its settings or an earlier stage changed since it ran: running it again")
+        return None
     checkpoint = result.get("checkpoint")
     if checkpoint and not (Path(checkpoint) / "trainer_state.pt").is_file():
         return None  # its weights are gone: run it again
     return result
+
+
+def _lineage_fingerprint(cfg: ExperimentConfig, upstream: str) -> str:
+    """A stage's settings and everything before it, as 16 hex digits."""
+    settings = config_to_dict(cfg)
+    settings["run"].pop("resume")  # resuming is how a run goes on, not what it computes
+    return hashlib.sha256(json.dumps([upstream, settings], sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _write_pairs(path: Path, pairs: Sequence) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for pair in pairs:
+            fh.write(json.dumps({"id": pair.id, "prompt": pair.prompt.chat(), "chosen": pair.chosen, "rejected": pair.rejected,
+                                 "chosen_reward": pair.chosen_reward, "rejected_reward": pair.rejected_reward,
+                                 **pair.metadata}) + "\n")
 
 
 def _write_json(path: Path, data: Any) -> None:

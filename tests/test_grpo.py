@@ -112,12 +112,12 @@ def test_a_dead_rollout_actor_is_named_not_waited_for(tmp_path, ray_local):
     import ray
 
     from rl.actors import ActorFailure, Cluster
-    from rl.grpo import _start_ray
+    from rl.grpo import start_ray
     from rl.policy import ensure_model
     from rl.tasks import arithmetic
 
     config = load_config(ROOT / "experiments/tiny_arith.yaml", TINY + [f"run.out_dir={tmp_path}", "run.actor_timeout_s=60"])
-    _start_ray(config)
+    start_ray(config)
     cluster = Cluster(config, str(ensure_model(config)))
     try:
         prompts = arithmetic(4, 1, seed=0)[0]

@@ -55,6 +55,10 @@ def test_stages_chain_checkpoints_and_record_lineage(tmp_path, ray_local):
     # SFT and DPO always move the weights (GRPO may not: an untrained policy's groups can all tie at 0).
     assert _changed(initial, cold) and _changed(grpo, dpo) and _changed(dpo, fusion)
     assert stages[2]["pairs_offline"] == 3 and stages[2]["pairs_onpolicy"] >= 0 and stages[2]["final_loss"] is not None
+    from rl.preferences import load_pairs
+
+    mined = load_pairs(out / "stages" / "03_dpo" / "onpolicy_pairs.jsonl")  # kept, and readable as a pairs_file
+    assert len(mined) == stages[2]["pairs_onpolicy"]
     # The eval stage loads the fusion checkpoint from disk and must see what fusion saw in memory.
     assert stages[4]["eval_after"] == stages[3]["eval_after"]
     for mode in ("think", "no_think"):
@@ -95,3 +99,17 @@ def test_a_failing_stage_names_itself_and_keeps_finished_ones(tmp_path, ray_loca
         run_pipeline(config)
     assert "stopped in stage 'dpo'" in capsys.readouterr().out
     assert (out / "stages" / "01_sft" / "result.json").exists()
+
+
+def test_resume_reruns_a_stage_whose_settings_changed(tmp_path, ray_local):
+    from rl.pipeline import run_pipeline
+
+    out = tmp_path / "run"
+    stages = [f"run.out_dir={out}", "run.resume=true", "stages=[{kind: sft, name: a}, {kind: sft, name: b}, {kind: eval}]"]
+    first = run_pipeline(load_config(ROOT / "experiments/tiny_arith.yaml", TINY + stages))
+    kept = (out / "stages" / "01_a" / "result.json").stat().st_mtime_ns
+    second = run_pipeline(load_config(ROOT / "experiments/tiny_arith.yaml", TINY + stages + ["stages.b.sft.lr=0.5"]))
+    assert (out / "stages" / "01_a" / "result.json").stat().st_mtime_ns == kept  # unchanged: skipped
+    assert second["stages"][1]["config"] != first["stages"][1]["config"]  # b ran again with its new lr
+    assert second["stages"][1]["final_loss"] != first["stages"][1]["final_loss"]
+    assert second["stages"][2]["config"] != first["stages"][2]["config"]  # and so did eval, after the new b
