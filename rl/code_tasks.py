@@ -1,9 +1,10 @@
 """The ``python_functions`` task: short specs of small Python functions, judged by the ``code`` verifier.
 
-    train, held_out = python_functions(n_train=1000, n_eval=100, seed=0)
-    held_out[0].text       # "Write a Python function f(x): multiply by 7, then add 2."
-    held_out[0].solution   # "<think>* 7; + 2</think>\\n```python\\ndef f(x):\\n    return x * 7 + 2\\n```"
-    held_out[0].fields     # {"tests": ["assert f(4) == 30", ...], "timeout_s": 2.0}
+    train, held_out = python_functions(n_train=1000, n_eval=100, seed=0, max_steps=3)
+    prompt = function_prompt("int:mul3,add2")   # the problem whose id is "python_functions:int:mul3,add2"
+    prompt.text       # "Write a Python function f(x): multiply by 3, then add 2."
+    prompt.solution   # "<think>* 3; + 2</think>\\n```python\\ndef f(x):\\n    return x * 3 + 2\\n```"
+    prompt.fields     # {"tests": ["assert f(11) == 35", ... 4 in all], "timeout_s": 2.0}
 
 A problem is a chain of one or more steps applied to the argument, each step one phrase of
 the spec, one fragment of the plan and one piece of the expression: an int ``x`` (add,
@@ -14,7 +15,7 @@ where precedence needs them) and reuse them in combinations it never saw.
 
 Generalisation is what the held-out split measures: for every step that takes a constant,
 ``held_out_constants`` of its constants (drawn from ``seed``) pair with it only in held-out
-problems, so "multiply by 7" is never trained on although "multiply by 3" and "add 7" are.
+problems: if "multiply by 7" is one, training sees "multiply by 3" and "add 7" but never it.
 Each problem carries 4 assert-style tests, so the verifier's score is the fraction passed.
 """
 from __future__ import annotations
@@ -54,21 +55,17 @@ class Step:
     apply: Callable[[Any, int], Any]  # what the code computes: the tests' expected values come from here
     takes: str  # operand type: "int", "list" or "str"
     returns: str
-    constants: tuple[int, ...] = (None,)  # (None,): the step takes no constant
+    constants: tuple[int | None, ...] = (None,)  # (None,): the step takes no constant
 
 
-def _int_steps() -> tuple[Step, ...]:
-    digits = tuple(range(2, 10))
-    return (
-        Step("add", "add {c}", "+ {c}", "{0} + {c}", ADD, ADD, lambda v, c: v + c, "int", "int", digits),
-        Step("sub", "subtract {c}", "- {c}", "{0} - {c}", ADD, ADD, lambda v, c: v - c, "int", "int", digits),
-        Step("mul", "multiply by {c}", "* {c}", "{0} * {c}", MUL, MUL, lambda v, c: v * c, "int", "int", digits),
-        Step("mod", "take it mod {c}", "% {c}", "{0} % {c}", MUL, MUL, lambda v, c: v % c, "int", "int", digits),
-        Step("div", "floor-divide by {c}", "// {c}", "{0} // {c}", MUL, MUL, lambda v, c: v // c, "int", "int", digits),
-    )
-
-
-INT_STEPS = _int_steps()
+DIGITS = tuple(range(2, 10))
+INT_STEPS = (
+    Step("add", "add {c}", "+ {c}", "{0} + {c}", ADD, ADD, lambda v, c: v + c, "int", "int", DIGITS),
+    Step("sub", "subtract {c}", "- {c}", "{0} - {c}", ADD, ADD, lambda v, c: v - c, "int", "int", DIGITS),
+    Step("mul", "multiply by {c}", "* {c}", "{0} * {c}", MUL, MUL, lambda v, c: v * c, "int", "int", DIGITS),
+    Step("mod", "take it mod {c}", "% {c}", "{0} % {c}", MUL, MUL, lambda v, c: v % c, "int", "int", DIGITS),
+    Step("div", "floor-divide by {c}", "// {c}", "{0} // {c}", MUL, MUL, lambda v, c: v // c, "int", "int", DIGITS),
+)
 # Item-wise steps write one comprehension over the argument itself: they only come first.
 LIST_STEPS = (
     Step("above", "keep the items above {c}", "v > {c}", "[v for v in {0} if v > {c}]", 0, ATOM,
@@ -185,6 +182,7 @@ def python_functions(
 
 
 def _held_out_pairs(families: Sequence[Family], per_step: int, rng: random.Random) -> set[tuple[str, int]]:
+    """(step name, constant) pairs seen only in held-out problems; every step keeps a constant for training."""
     steps = {step.name: step for family in families for slot in family.slots for step in slot}
     pairs = set()
     for name in sorted(steps):
@@ -272,6 +270,7 @@ def expression(arg: str, chain: Chain) -> str:
 
 
 def evaluate_chain(chain: Chain, value: Any) -> Any:
+    """What the chain's function returns for ``value``, computed without its code."""
     for step, c in chain:
         value = step.apply(value, c)
     return value

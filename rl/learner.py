@@ -120,8 +120,8 @@ class Learner:
         for epoch in range(self.algo.ppo_epochs):
 
             def loss_fn(batch, start) -> tuple[torch.Tensor, dict]:
-                logprobs = self._logprobs(self.model, batch)  # (B, T)
-                ref = self._logprobs(self.reference, batch, grad=False) if self.reference is not None else None
+                logprobs = self._logprobs(self.model, batch, temperature=self.temperature)  # (B, T)
+                ref = self._logprobs(self.reference, batch, grad=False, temperature=self.temperature) if self.reference is not None else None
                 old_lp = old[start : start + len(logprobs)][:, : logprobs.shape[1]] if old is not None else None
                 return grpo_loss(
                     logprobs, old_lp, batch["advantages"], batch["mask"],
@@ -195,15 +195,17 @@ class Learner:
         rows = []
         for start in range(0, len(sequences), self.cfg.micro_batch_size):
             batch = self._collate(sequences[start : start + self.cfg.micro_batch_size])
-            lp = self._logprobs(self.model, batch, grad=False)  # (b, t)
+            lp = self._logprobs(self.model, batch, grad=False, temperature=self.temperature)  # (b, t)
             rows.append(F.pad(lp, (0, width - lp.shape[1])))
         return torch.cat(rows)  # (B, T)
 
-    def _logprobs(self, model, batch, grad: bool = True) -> torch.Tensor:
+    def _logprobs(self, model, batch, grad: bool = True, temperature: float = 1.0) -> torch.Tensor:
         """Log-probs of the target tokens, (B, L-1), filled only where ``batch["mask"]`` is set.
 
         The output layer and softmax run on completion positions only: prompt and padding
         positions are context, and skipping them saves a large share of the vocabulary work.
+        ``temperature``: RL scores tokens under the distribution they were sampled from; SFT
+        learns the plain (temperature 1) distribution.
         """
         autocast = torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None)
         with torch.set_grad_enabled(grad), autocast:
@@ -211,7 +213,7 @@ class Learner:
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], position_ids=batch.get("position_ids"),
             ).last_hidden_state
             where = batch["mask"].bool()  # (B, L-1): position t predicts token t+1
-            logits = model.get_output_embeddings()(hidden[:, :-1][where]).float() / self.temperature  # (N, V)
+            logits = model.get_output_embeddings()(hidden[:, :-1][where]).float() / temperature  # (N, V)
             targets = batch["input_ids"][:, 1:][where]  # (N,)
             picked = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # (N,)
             out = torch.zeros(where.shape, dtype=picked.dtype, device=picked.device)  # (B, L-1)
