@@ -33,9 +33,14 @@ from rl.policy import ensure_model, load_tokenizer
 from rl.records import Prompt, ScoredRollout, TrainSequence
 from rl.run_dir import RunDirectory, latest_checkpoint
 from rl.scorer import RolloutScorer
+from verifiers.verdict import FAILED_STATUSES
 from rl.sft import run_sft, sft_sequences
 
 EVAL_SEED = 1234  # held-out evaluation samples the same way at every eval
+
+
+class VerifierOutage(RuntimeError):
+    """No completion of a step could be judged: training on would learn from rewards that mean nothing."""
 
 
 class PromptSchedule:
@@ -151,6 +156,11 @@ def collect_batch(config: ExperimentConfig, cluster: Cluster, scorer: RolloutSco
         for i, group in enumerate(groups) for j, s in enumerate(group)
     ]
     flat = [s for group in groups for s in group]
+    if all(s.verdict.status in FAILED_STATUSES for s in flat):  # a broken verifier or sandbox: every reward a silent 0
+        first = flat[0]
+        raise VerifierOutage(f"step {step}: the verifier judged none of the {len(flat)} completions (e.g. "
+                             f"{first.rollout.prompt.id!r}: {first.verdict.status}: {first.verdict.reason}); "
+                             f"check it with `rlvr verify` or `rlvr sandbox doctor`, then --resume")
     metrics = {
         "reward/mean": float(rewards.mean()),
         "train/accuracy": mean(s.verdict.score if s.verdict.judged else 0.0 for s in flat),

@@ -23,10 +23,10 @@ from typing import Any, Iterable, Mapping, Sequence
 from rl.config import DataConfig
 from rl.data import DataError, parse_messages, read_records, render_prompt
 from rl.records import Prompt, ScoredRollout
+from verifiers.verdict import FAILED_STATUSES
 
-# Verdict statuses that mean "could not judge": such a rollout's reward says nothing about its answer,
-# so it is never mined as either side of a pair (see verifiers/verdict.py).
-UNJUDGED_STATUSES = frozenset({"invalid_reference", "timeout", "error"})
+# A rollout whose verifier could not judge it says nothing about its answer: never mined as either side.
+UNJUDGED_STATUSES = FAILED_STATUSES
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from typing import Literal
 
 Status = Literal["ok", "no_answer", "invalid_reference", "timeout", "error"]
 STATUSES: tuple[str, ...] = ("ok", "no_answer", "invalid_reference", "timeout", "error")
+# The verifier could not judge at all: the completion's reward is no evidence either way
+# (no_answer is a judgment: the completion gave none).
+FAILED_STATUSES = frozenset({"invalid_reference", "timeout", "error"})
 
 
 @dataclass(frozen=True)
