@@ -36,7 +36,12 @@ def add_data_command(subparsers) -> None:
     e.add_argument("--chat", action="store_true", help="messages with the worked solution as the final assistant turn")
     e.add_argument("-o", "--output", type=Path, required=True, help="JSONL file to write (replaced)")
     e.set_defaults(run=run_export)
-    p.set_defaults(run=lambda args: (p.print_help(sys.stderr), 2)[1])
+
+    def no_action(args: argparse.Namespace) -> int:
+        p.print_help(sys.stderr)
+        return 2
+
+    p.set_defaults(run=no_action)
 
 
 def run_export(args: argparse.Namespace) -> int:
