@@ -57,12 +57,12 @@ def run_pipeline(config: ExperimentConfig) -> dict:
     manifest = out / "manifest.json"
     if not (config.run.resume and manifest.exists()):
         write_manifest(manifest, config, train, heldout)
-    start_ray(*(stage_config(config, i) for i in range(len(config.stages))))  # one runtime for every stage
+    stage_configs = [stage_config(config, i) for i in range(len(config.stages))]
+    start_ray(*stage_configs)  # one runtime for every stage
     initial: dict[str, float] | None = None
     results: list[dict[str, Any]] = []
     upstream = ""  # the fingerprint of the stages so far: a change upstream reruns everything after it
-    for index, stage in enumerate(config.stages):
-        cfg = stage_config(config, index)
+    for index, (stage, cfg) in enumerate(zip(config.stages, stage_configs)):
         stage_dir = Path(cfg.run.out_dir)
         fingerprint = _lineage_fingerprint(cfg, upstream)
         finished = _finished_result(stage_dir, current, fingerprint) if config.run.resume else None
