@@ -6,7 +6,7 @@
     # options: --steps 10 --group-size 8 --prompts-per-step 16 --max-new-tokens 48 --rounds 4 --threads 1 --keep
 
 What is equal on both sides
-  model        ONE tiny Qwen2 directory built by ``rl.policy.ensure_model`` (fp32, CPU); each side loads it.
+  model        ONE tiny Qwen2 directory built by ``rl.engine.policy.ensure_model`` (fp32, CPU); each side loads it.
   prompts      rlvr's own ``PromptSchedule`` order; TRL gets the same prompts in the same order
                (``shuffle_dataset=False``) as conversational messages, so it applies the same chat
                template; the token ids of the two paths are checked to be identical before timing.
@@ -37,7 +37,7 @@ What is timed
   including per-step logging, is in. rlvr: after each step's ``RunDirectory.log`` line; TRL:
   ``on_step_end`` callbacks. Completion tokens (EOS included) are counted per generated batch on both sides.
   Phases (driver-side wrappers; no rlvr code is changed): rlvr generate = ``Cluster.generate`` (Ray
-  round trip included), score = ``RolloutScorer.score``, update = ``Cluster.train``, sync =
+  round trip included), score = ``RolloutScorer.score``, update = ``Cluster._update`` (every learner step), sync =
   ``Cluster.sync_weights``; TRL generate = ``_generate_single_turn``, score = ``_calculate_rewards``,
   the rest of ``_generate_and_score_completions`` is "prep"; update = the remainder of the step
   (forward/backward over the micro-batches, optimizer, logging).
@@ -95,7 +95,7 @@ def bench_overrides(args: argparse.Namespace, out_dir: str) -> list[str]:
 
 
 def load_bench_config(args: argparse.Namespace, out_dir: str, model_dir: str | None = None):
-    from rl.config_loader import load_config
+    from rl.config.loader import load_config
 
     overrides = bench_overrides(args, out_dir)
     if model_dir is not None:
@@ -108,9 +108,9 @@ def load_bench_config(args: argparse.Namespace, out_dir: str, model_dir: str | N
 
 def step_prompts(config) -> list:
     """The prompts rlvr trains on at steps 0..N-1, in order (its PromptSchedule over the kept train split)."""
-    from rl.data import drop_long_prompts, load_splits
-    from rl.grpo import PromptSchedule
-    from rl.policy import load_tokenizer
+    from rl.data.prompts import drop_long_prompts, load_splits
+    from rl.loops.grpo import PromptSchedule
+    from rl.engine.policy import load_tokenizer
 
     train, _ = load_splits(config.data)
     train, _ = drop_long_prompts(train, load_tokenizer(config.model.path), config.data)
@@ -162,16 +162,16 @@ class PhaseClock:
 def run_rlvr(args: argparse.Namespace) -> dict:
     import ray
 
-    from rl.actors import Cluster
-    from rl.grpo import train
-    from rl.run_dir import RunDirectory
-    from rl.scorer import RolloutScorer
+    from rl.engine.actors import Cluster
+    from rl.loops.grpo import train
+    from rl.runs.run_dir import RunDirectory
+    from rl.engine.scorer import RolloutScorer
 
     started = time.perf_counter()
     config = load_bench_config(args, args.out, args.model_dir)
     clock = PhaseClock()
     Cluster.generate = clock.wrap(Cluster.generate, "generate")
-    Cluster.train = clock.wrap(Cluster.train, "update")
+    Cluster._update = clock.wrap(Cluster._update, "update")
     Cluster.sync_weights = clock.wrap(Cluster.sync_weights, "sync")
     RolloutScorer.score = clock.wrap(RolloutScorer.score, "score")
     per_step = config.rollout.prompts_per_step * config.rollout.group_size
@@ -273,8 +273,8 @@ def check_same_prompt_ids(config) -> int:
     path give the same token ids for each of its prompts."""
     from transformers import AutoTokenizer
 
-    from rl.data import render_prompt
-    from rl.policy import load_tokenizer
+    from rl.data.prompts import render_prompt
+    from rl.engine.policy import load_tokenizer
 
     ours = load_tokenizer(config.model.path)
     theirs = AutoTokenizer.from_pretrained(config.model.path, local_files_only=True)
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def compare(args: argparse.Namespace, scratch: Path) -> dict[str, list[dict]]:
     """Build the model once, then run the two sides in alternating order, ``args.rounds`` times each."""
-    from rl.policy import ensure_model
+    from rl.engine.policy import ensure_model
 
     config = load_bench_config(args, str(REPO / "runs" / "grpo_bench"))
     model_dir = str(ensure_model(config).resolve())  # ONE tiny model, cached under runs/grpo_bench; both sides load it

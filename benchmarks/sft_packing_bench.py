@@ -5,7 +5,7 @@
 Long chain-of-thought cold-start data mixes a few long answers with many short ones, so padded
 micro-batches are mostly padding. Both sides run ``Learner.sft_step`` on the same 64 sequences
 (lengths drawn log-normally, most short, a few near the context limit) with the same micro-batch
-size; the packed side puts several sequences per row with block-diagonal attention (rl.packing),
+size; the packed side puts several sequences per row with block-diagonal attention (rl.engine.packing),
 which makes the same loss (tests/test_packing.py). Sides alternate within each round, on one
 learner, so both see the same machine load. Last line: tokens/s ratio packed / unpacked.
 """
@@ -23,11 +23,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 
 from rl.config import AlgorithmConfig, LearnerConfig
-from rl.learner import Learner
-from rl.packing import pack_sequences, seq_len
-from rl.policy import build_tiny_model
-from rl.records import TrainSequence
-from rl.tasks import arithmetic, corpus
+from rl.engine.learner import Learner
+from rl.engine.packing import pack_sequences, seq_len
+from rl.engine.policy import build_tiny_model
+from rl.data.records import TrainSequence
+from rl.data.tasks import arithmetic, corpus
 
 MODELS = {
     "small": dict(hidden=32, intermediate=64, layers=1, heads=2, kv_heads=1, vocab_size=320, max_positions=128),

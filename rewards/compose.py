@@ -11,8 +11,9 @@ Weight 0 means "log, don't optimise". ``kind`` is a built-in name or ``module:fu
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from rewards.rules import completion_tokens, format_reward, overlong_penalty, truncated, verifier_score
 from verifiers.registry import import_callable
@@ -25,6 +26,10 @@ BUILTIN_REWARDS: dict[str, Callable[..., float]] = {
     "overlong": overlong_penalty,
     "truncated": truncated,
 }
+
+
+class RewardNotFound(LookupError):
+    """A reward component's ``kind`` names no built-in reward and no importable ``module:function``."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,8 @@ class RewardFunction:
         if len(set(names)) != len(names):
             raise ValueError(f"reward component names must be unique, got {names}")
         self.components = tuple(components)
-        self._fns = [BUILTIN_REWARDS.get(c.kind) or import_callable(c.kind) for c in components]
+        self._fns = [BUILTIN_REWARDS.get(c.kind) or import_callable(c.kind, what=f"reward component {c.name!r}: kind", error=RewardNotFound)
+                     for c in components]
 
     def __call__(self, completion: str, verdict: Verdict | None, **fields: Any) -> Reward:
         values = {}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rl.code_tasks import FAMILIES, CodeTaskError, function_prompt, python_functions
-from rl.tasks import GENERATORS, corpus, generate
+from rl.data.code_tasks import FAMILIES, CodeTaskError, function_prompt, python_functions
+from rl.data.tasks import GENERATORS, corpus, generate
 from verifiers import code as code_verifier
 from verifiers.code import extract_program, verify_code
 from tests.sandbox_support import docker_sandbox_or_skip
@@ -205,8 +205,8 @@ SMOKE = [
 def test_tiny_code_two_step_smoke(tmp_path):
     import ray
 
-    from rl.config_loader import load_config
-    from rl.grpo import train
+    from rl.config.loader import load_config
+    from rl.loops.grpo import train
 
     docker_sandbox_or_skip(size=1).close()  # skip (or fail under RLVR_REQUIRE_DOCKER) before starting Ray
     out = tmp_path / "run"

@@ -4,13 +4,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from rl import config as config_module
+from rl import registries
+from rl.config import schema as config_module
 from rl.config import ConfigError, ExperimentConfig
-from rl.config_loader import config_from_dict, config_to_dict, load_config, save_config
+from rl.config.build import config_from_dict, config_to_dict
+from rl.config.loader import load_config, save_config
 
 EXPERIMENT = """\
 name: unit
@@ -141,7 +145,7 @@ def test_type_mismatch_names_the_key(experiment, override, expected):
     ("rollout.group_size=1", "rollout.group_size must be >= 2"),
     ("algorithm.clip_high=1.5", "algorithm.clip_high must be in [0, 1)"),
     ("algorithm.advantage_estimator=rlo", "did you mean 'rloo'?"),
-    ("algorithm.loss_agg=seq-mean", "algorithm.loss_agg must be one of"),
+    ("algorithm.loss_agg=seq-mean", "algorithm.loss_agg must be a registered loss aggregation"),
     ("model.tiny_heads=3", "model.tiny_heads (3) must divide tiny_hidden_size (128)"),
     ("rewards.components=[{name: a, kind: verifier, weight: 0}]", "at least one component with a non-zero weight"),
     ("rewards.components=[{name: a}]", "rewards.components.0 needs kind"),
@@ -210,3 +214,58 @@ def test_every_field_says_why_its_default_is_what_it_is(cls):
     for f in dataclasses.fields(cls):
         line = next(l for l in source.splitlines() if l.strip().startswith(f"{f.name}:"))
         assert "#" in line, f"{cls.__name__}.{f.name} has no comment"
+
+
+# ---------------------------------------------------------------- one source of names
+
+REGISTERED_FIELDS = [  # (registry, config class, field)
+    (registries.ALGORITHMS, config_module.AlgorithmConfig, "name"),
+    (registries.ADVANTAGE_ESTIMATORS, config_module.AlgorithmConfig, "advantage_estimator"),
+    (registries.LOSS_AGGREGATIONS, config_module.AlgorithmConfig, "loss_agg"),
+    (registries.DPO_LOSSES, config_module.DPOConfig, "loss_type"),
+    (registries.STAGE_KINDS, config_module.StageConfig, "kind"),
+]
+
+
+@pytest.mark.parametrize("registry, cls, key", REGISTERED_FIELDS, ids=lambda x: getattr(x, "kind", getattr(x, "__name__", x)))
+def test_config_accepts_exactly_the_registered_names(registry, cls, key):
+    base = {"kind": "eval"} if cls is config_module.StageConfig else {}
+    assert registry.names(), "a registry without entries"
+    for name in registry.names():
+        assert getattr(cls(**{**base, key: name}), key) == name  # every registered name is accepted ...
+        assert callable(registry.get(name)) or hasattr(registry.get(name), "run")  # ... and resolves to its entry
+    with pytest.raises(ConfigError) as err:
+        cls(**{**base, key: "not-registered"})  # ... and nothing else is
+    assert err.value.key == key
+
+
+def test_a_newly_registered_estimator_is_accepted_without_editing_config():
+    name = "test_only_mean"
+    registries.ADVANTAGE_ESTIMATORS.register(name)(lambda rewards, eps=1e-4: rewards - rewards.mean(1, keepdim=True))
+    try:
+        assert config_module.AlgorithmConfig(advantage_estimator=name).advantage_estimator == name
+    finally:
+        registries.ADVANTAGE_ESTIMATORS._targets.pop(name)
+
+
+def test_dpo_label_smoothing_is_checked_from_registry_info_as_the_losses_check_it():
+    import torch
+
+    zero, one = torch.zeros(1), torch.ones(1)
+    for name in registries.DPO_LOSSES.names():
+        takes = registries.DPO_LOSSES.info(name)["label_smoothing"]
+        loss = registries.DPO_LOSSES.get(name)
+        try:  # what the loss itself accepts ...
+            loss(zero, zero, zero, zero, 0.1, 0.1, chosen_lengths=one, rejected_lengths=one)
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert accepted == takes, name  # ... is what the config allows
+        if not takes:
+            with pytest.raises(ConfigError):
+                config_module.DPOConfig(loss_type=name, label_smoothing=0.1)
+
+
+def test_importing_the_config_imports_no_torch():
+    code = "import sys, rl.config, rl.config.loader; sys.exit(1 if 'torch' in sys.modules else 0)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

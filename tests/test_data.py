@@ -6,9 +6,9 @@ import json
 import pytest
 
 from rl.config import DataConfig
-from rl.data import DataError, load_prompts, load_splits
-from rl.records import Prompt
-from rl.tasks import TaskError, arithmetic, corpus, generate
+from rl.data.prompts import DataError, load_prompts, load_splits
+from rl.data.records import Prompt
+from rl.data.tasks import TaskError, arithmetic, corpus, generate
 
 RECORDS = [
     {"id": "a", "prompt": "What is 2 + 3?", "reference": "5", "solution": "<think>2 + 3 = 5</think> \\boxed{5}"},
@@ -193,7 +193,7 @@ COLUMN_CASES = [
 
 @pytest.mark.parametrize("op, a, b, expected", COLUMN_CASES)
 def test_column_work(op, a, b, expected):
-    from rl.tasks import column_work
+    from rl.data.tasks import column_work
 
     assert column_work(op, a, b) == expected
 
@@ -201,7 +201,7 @@ def test_column_work(op, a, b, expected):
 def test_every_column_step_is_true_arithmetic():
     import re
 
-    from rl.tasks import column_work
+    from rl.data.tasks import column_work
 
     for a in range(0, 200, 7):
         for b in range(0, a + 1, 5):

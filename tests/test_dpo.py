@@ -13,9 +13,9 @@ import torch
 
 from rl.algorithms import DPO_LOSSES, collate_pairs, dpo_batch_loss, get_dpo_loss, sequence_logps
 from rl.config import DataConfig
-from rl.data import DataError, render_prompt
-from rl.preferences import PreferencePair, load_pairs, mine_pairs, tokenize_pair
-from rl.records import Prompt, Rollout, ScoredRollout
+from rl.data.prompts import DataError, render_prompt
+from rl.data.preferences import PreferencePair, load_pairs, mine_pairs, tokenize_pair
+from rl.data.records import Prompt, Rollout, ScoredGroup, ScoredRollout
 from verifiers.verdict import Verdict
 
 
@@ -250,7 +250,7 @@ def test_a_malformed_line_is_an_error_naming_its_place(tmp_path, line, fragment)
 
 
 def test_tokenize_pair_lays_the_pair_out_like_a_rollout():
-    from rl.policy import train_tiny_tokenizer
+    from rl.engine.policy import train_tiny_tokenizer
 
     tokenizer = train_tiny_tokenizer(["What is 2+2? The answer is 4.", "5 22 7"], vocab_size=300)
     cfg = DataConfig()
@@ -275,13 +275,14 @@ def group(prompt_id: str, rewards, verdicts=None):
     """Scored rollouts of one prompt; completion i is token 100 + i and text 'c{i}'."""
     prompt = Prompt(id=prompt_id, messages=None, text=f"question {prompt_id}", reference="4")
     verdicts = verdicts or [OK if r >= 1 else WRONG for r in rewards]
-    return [
+    samples = [
         ScoredRollout(
             Rollout(prompt, (5, 6), (100 + i, EOS), f"c{i}", (-0.1, -0.2), True, 0),
             verdict, reward, {"accuracy": verdict.score, "format": reward - verdict.score},
         )
         for i, (reward, verdict) in enumerate(zip(rewards, verdicts))
     ]
+    return ScoredGroup(samples[0].rollout.prompt if samples else Prompt(prompt_id, None, prompt_id, "1"), tuple(samples))
 
 
 def chosen_rejected(pairs):
@@ -328,7 +329,7 @@ def test_unjudged_rollouts_are_not_mined():
 
 
 def test_mine_pairs_rejects_bad_groups_and_settings():
-    mixed = group("q1", [1.0]) + group("q2", [0.0])
+    mixed = ScoredGroup(group("q1", [1.0]).prompt, group("q1", [1.0]).samples + group("q2", [0.0]).samples)
     with pytest.raises(ValueError, match="mixes prompts 'q1' and 'q2'"):
         mine_pairs([mixed])
     with pytest.raises(ValueError, match="not finite"):

@@ -1,7 +1,7 @@
 """The DPO stage without Ray: Learner.dpo_step, its frozen reference, run_dpo and on-policy mining.
 
-A ``FakeCluster`` forwards ``train``/``learners_call``/``generate`` to in-process objects, the way
-``rl.actors.Cluster`` forwards them to actors.
+A ``FakeCluster`` forwards the learner calls and ``generate`` to in-process objects, the way
+``rl.engine.actors.Cluster`` forwards them to actors.
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ import torch
 
 from rl.algorithms import collate_pairs, dpo_batch_loss
 from rl.config import AlgorithmConfig, ConfigError, DataConfig, ExperimentConfig, LearnerConfig
-from rl.data import shuffled_batches
+from rl.data.prompts import shuffled_batches
 from rl.config import DPOConfig
-from rl.dpo import mine_onpolicy_pairs, run_dpo
-from rl.learner import Learner
-from rl.policy import load_tokenizer
-from rl.preferences import PreferencePair, load_pairs, tokenize_pair
-from rl.records import Prompt, Rollout, TrainSequence
-from rl.scorer import RolloutScorer
+from rl.loops.dpo import mine_onpolicy_pairs, run_dpo
+from rl.engine.learner import Learner
+from rl.engine.policy import load_tokenizer
+from rl.data.preferences import PreferencePair, load_pairs, tokenize_pair
+from rl.data.records import Prompt, Rollout, RolloutGroup, TrainSequence
+from rl.engine.scorer import RolloutScorer
 
 LEARNER = LearnerConfig(lr=1e-2, micro_batch_size=4, device="cpu")  # 2 pairs per micro-batch
 ALGO = AlgorithmConfig()
@@ -49,20 +49,26 @@ def dpo_learner(model_path: str, learner: LearnerConfig = LEARNER) -> Learner:
 
 
 class FakeCluster:
-    """``rl.actors.Cluster``'s learner and rollout calls, forwarded to one in-process Learner."""
+    """``rl.engine.actors.Cluster``'s learner and rollout calls, forwarded to one in-process Learner."""
 
     def __init__(self, learner: Learner, rollouts=None):
         self.learner, self.rollouts, self.generate_calls = learner, rollouts, []
 
-    def train(self, method, items, **counts):
-        return getattr(self.learner, method)(items, **counts)
+    def dpo_step(self, pairs, **kwargs):
+        return self._update("dpo_step", pairs, **kwargs)
 
-    def learners_call(self, method, *args, **kwargs):
-        return [getattr(self.learner, method)(*args, **kwargs)]
+    def _update(self, method, items, **kwargs):
+        return getattr(self.learner, method)(items, **kwargs)
+
+    def start_phase(self, lr):
+        self.learner.start_phase(lr)
+
+    def ensure_reference(self):
+        self.learner.ensure_reference()
 
     def generate(self, prompts, num_samples, *, temperature, seed, enable_thinking=None):
         self.generate_calls.append(dict(n=len(prompts), num_samples=num_samples, temperature=temperature, seed=seed))
-        return [r for p in prompts for r in self.rollouts(p, num_samples)]
+        return [RolloutGroup(p, tuple(self.rollouts(p, num_samples))) for p in prompts]
 
 
 # ---------------------------------------------------------------- Learner.dpo_step
@@ -148,7 +154,7 @@ class ShardingCluster(FakeCluster):
         self.learners = learners
         _share_gradients(learners)
 
-    def train(self, method, items, **counts):
+    def _update(self, method, items, **counts):
         cut = (len(items) + 1) // 2
         shards, results = [items[:cut], items[cut:]], [None, None]
 
@@ -168,7 +174,7 @@ def test_two_learners_make_the_same_update_as_one(model_path):
     single.dpo_step(pairs(7), 7, loss_type="ipo", beta=0.5)
     expected = single.get_weights()
     learners = [dpo_learner(model_path) for _ in range(2)]
-    ShardingCluster(learners).train("dpo_step", pairs(7), num_pairs=7, loss_type="ipo", beta=0.5)  # shards of 4 and 3
+    ShardingCluster(learners).dpo_step(pairs(7), num_pairs=7, loss_type="ipo", beta=0.5)  # shards of 4 and 3
     for learner in learners:
         got = learner.get_weights()
         for key in expected:

@@ -5,7 +5,7 @@ TRL runs its own code path: ``DPOTrainer`` tokenises a tiny in-memory text datas
 ``trainer.compute_loss`` (Trainer's public hook; in TRL 1.16 it calls ``_compute_loss``) runs the
 policy through TRL's fused LM head and the reference model under ``no_grad``. The policy and the
 reference are tiny Qwen2 models with *different* random weights, so the reference terms matter.
-Our side uses only ``rl.preferences.PreferencePair`` token ids and ``rl.algorithms``
+Our side uses only ``rl.data.records.PreferencePair`` token ids and ``rl.algorithms``
 (``collate_pairs``, ``dpo_batch_loss``). The one private TRL name read is ``trainer._metrics``, to
 compare the logged implicit rewards.
 
@@ -27,7 +27,7 @@ tokenizers = pytest.importorskip("tokenizers")
 datasets = pytest.importorskip("datasets")
 
 from rl.algorithms import collate_pairs, dpo_batch_loss  # noqa: E402
-from rl.preferences import PreferencePair  # noqa: E402
+from rl.data.records import PreferencePair  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
 

@@ -12,11 +12,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 
 from rl.config import DataConfig, RolloutConfig
-from rl.eval_cli import add_eval_command, prediction_paths
-from rl.evaluate import evaluate_modes
-from rl.policy import build_tiny_model
-from rl.records import ScoredRollout
-from rl.rollout import RolloutWorker
+from rl.cli.eval_command import add_eval_command, prediction_paths
+from rl.loops.heldout import evaluate_modes
+from rl.engine.policy import build_tiny_model
+from rl.data.records import ScoredGroup, ScoredRollout, flatten
+from rl.engine.rollout import RolloutWorker
 from verifiers.math import verify_math
 
 SIZES = dict(hidden=32, intermediate=64, layers=1, heads=2, kv_heads=1, vocab_size=320, max_positions=128)
@@ -39,7 +39,7 @@ def bench(tmp_path_factory):
 
 
 def run_eval(*argv: str) -> tuple[int, str, str]:
-    """The command through its own parser: rl.cli's COMMANDS list is the lead's to wire."""
+    """The command through its own parser: rl.cli.main's COMMANDS list is the lead's to wire."""
     parser = argparse.ArgumentParser(prog="rlvr")
     add_eval_command(parser.add_subparsers())
     args = parser.parse_args(list(argv))
@@ -105,13 +105,14 @@ class InProcessCluster:
 
 
 class MathScorer:
-    def score(self, rollouts):
-        return [ScoredRollout(r, verify_math(r.text, r.prompt.reference), 0.0, {}) for r in rollouts]
+    def score(self, groups):
+        return [ScoredGroup(g.prompt, tuple(ScoredRollout(r, verify_math(r.text, r.prompt.reference), 0.0, {}) for r in g.rollouts))
+                for g in groups]
 
 
 def test_evaluate_modes_reports_accuracy_and_length_per_mode(bench):
     model, path = bench
-    from rl.data import load_prompts
+    from rl.data.prompts import load_prompts
 
     prompts = load_prompts(path, DataConfig())
     worker = RolloutWorker(str(model), DataConfig(), RolloutConfig(max_new_tokens=5))
@@ -123,6 +124,6 @@ def test_evaluate_modes_reports_accuracy_and_length_per_mode(bench):
     for mode in ("think", "no_think"):
         assert 0.0 <= metrics[f"eval/{mode}/accuracy"] <= 1.0
         assert 1 <= metrics[f"eval/{mode}/length"] <= 5
-    think, no_think = ([worker.tokenizer.decode(r.prompt_ids) for r in rollouts] for rollouts in rendered)
+    think, no_think = ([worker.tokenizer.decode(r.prompt_ids) for r in flatten(groups)] for groups in rendered)
     assert not any(t.endswith(NO_THINK_END) for t in think)  # pinned over "/no_think" and the data's mode
     assert all(t.endswith(NO_THINK_END) for t in no_think)

@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 
-from rl.config_loader import load_config
+from rl.config.loader import load_config
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -32,7 +32,7 @@ def _gains(summary: dict) -> dict[str, dict[str, float]]:
 
 
 def test_tiny_pipeline_every_stage_gains(tmp_path, ray_local):
-    from rl.pipeline import run_pipeline
+    from rl.loops.pipeline import run_pipeline
 
     summary = run_pipeline(load_config(ROOT / "experiments/tiny_pipeline.yaml", [f"run.out_dir={tmp_path}"]))
     gains = _gains(summary)
@@ -45,7 +45,7 @@ def test_tiny_pipeline_every_stage_gains(tmp_path, ray_local):
 
 @pytest.mark.docker
 def test_tiny_code_grpo_gains_with_the_sandbox_in_the_loop(tmp_path, ray_local):
-    from rl.grpo import train
+    from rl.loops.grpo import train
     from tests.sandbox_support import docker_sandbox_or_skip
 
     docker_sandbox_or_skip(size=1).close()  # skip (or fail under RLVR_REQUIRE_DOCKER) before starting Ray

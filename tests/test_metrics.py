@@ -8,7 +8,7 @@ from statistics import mean
 
 import pytest
 
-from rl.metrics import ScoredSample, bootstrap_ci, maj_at_k, pass_at_k, powers_of_two_up_to, summarize
+from rl.offline.metrics import ScoredSample, bootstrap_ci, maj_at_k, pass_at_k, powers_of_two_up_to, summarize
 
 
 def brute_pass_at_k(flags: list[bool], k: int) -> float:

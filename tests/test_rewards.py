@@ -61,3 +61,12 @@ def test_custom_component_by_module_path():
 
 def char_count(completion, verdict, **fields):
     return len(completion)
+
+
+def test_a_reward_kind_that_cannot_be_imported_names_the_component_not_a_verifier():
+    from rewards import RewardNotFound
+    from verifiers import VerifierNotFound
+
+    with pytest.raises(RewardNotFound, match=r"reward component 'bonus': kind 'no_such_module_xyz:f': cannot import") as err:
+        RewardFunction([RewardComponent("bonus", "no_such_module_xyz:f")])
+    assert not isinstance(err.value, VerifierNotFound)

@@ -32,7 +32,7 @@ def test_help_has_examples(action, capsys):
 
 
 def test_wired_into_rlvr():
-    from rl.cli import build_parser
+    from rl.cli.main import build_parser
 
     args = build_parser().parse_args(["sandbox", "run", "x.py", "--timeout", "2"])
     assert args.timeout == 2.0 and callable(args.run)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rl.cli import main
+from rl.cli.main import main
 
 TOY = "tests.helpers.toy_verifiers"
 

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from rl.config import ConfigError, DataConfig
-from rl.config_loader import load_config, stage_config
-from rl.data import DataError, load_prompts, record_to_prompt
-from rl.export_cli import prompt_record
-from rl.policy import build_tiny_model
-from rl.sft import sft_sequences
-from rl.stage_report import markdown_table, stage_rows
-from rl.tasks import arithmetic, corpus
+from rl.config.loader import load_config
+from rl.config.stages import stage_config
+from rl.data.prompts import DataError, load_prompts, record_to_prompt
+from rl.cli.data_command import prompt_record
+from rl.engine.policy import build_tiny_model
+from rl.loops.sft import sft_sequences
+from rl.runs.stage_report import markdown_table, stage_rows
+from rl.data.tasks import arithmetic, corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +55,7 @@ def test_stages_are_addressed_by_name_or_kind_on_the_command_line(pipeline):
 @pytest.mark.parametrize("override, expected", [
     ("stages.cold_start.sft.stepz=3", r"stages\.0, stage 'cold_start'.*unknown key 'sft\.stepz'; did you mean 'sft\.steps'"),
     ("stages.grpo.run.total_steps=-1", r"stages\.1, stage 'grpo'.*run\.total_steps must be >= 0"),
-    ("stages.0.kind=sfd", r"stages\.0\.kind must be one of sft, grpo, dpo, eval; got 'sfd'; did you mean 'sft'"),
+    ("stages.0.kind=sfd", r"stages\.0\.kind must be a registered stage kind \(dpo, eval, grpo, sft\); got 'sfd'; did you mean 'sft'"),
     ("stages.eval.run.out_dir=x", r"cannot set out_dir in a stage"),
     ("stages.fusion.name=cold_start", r"names must be unique.*cold_start"),
     ("stages.eval.model.path=x", r"unknown key 'stages\.eval\.model\.path'"),
@@ -89,7 +90,7 @@ def test_a_transcript_ending_with_an_assistant_turn_is_an_sft_example(tmp_path):
 
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory):
-    from rl.policy import load_tokenizer
+    from rl.engine.policy import load_tokenizer
 
     train, held_out = arithmetic(40, 4, seed=0, no_think_fraction=0.5)
     path = build_tiny_model(tmp_path_factory.mktemp("tiny"), corpus(train + held_out), hidden=32, intermediate=64,
@@ -150,7 +151,7 @@ def test_exported_records_read_back_as_the_same_prompts(tmp_path, chat):
 
 
 def test_rlvr_data_export_cli(tmp_path):
-    from rl.cli import main
+    from rl.cli.main import main
 
     out = tmp_path / "bench.jsonl"
     assert main(["data", "export", str(ROOT / "experiments/tiny_arith.yaml"), "data.n_eval=7", "--split", "heldout", "-o", str(out)]) == 0

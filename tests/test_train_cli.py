@@ -23,7 +23,7 @@ def test_unknown_override_names_the_key(tmp_path, capsys):
 
 def test_options_and_overrides_mix(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr("rl.grpo.train", lambda config: seen.setdefault("config", config) and {})
+    monkeypatch.setattr("rl.loops.grpo.train", lambda config: seen.setdefault("config", config) and {})
     config = tmp_path / "x.yaml"
     config.write_text("name: x\n")
     assert cli.main(["train", str(config), "--out", str(tmp_path / "run"), "rollout.group_size=4", "--resume"]) == 0

@@ -53,20 +53,22 @@ def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def import_callable(spec: str) -> Callable[..., Any]:
+def import_callable(spec: str, *, what: str = "verifier", error: type[Exception] | None = None) -> Callable[..., Any]:
+    """The callable named by ``module:function``; ``error`` (default ``VerifierNotFound``) names ``what`` it was for."""
+    error = error or VerifierNotFound
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise VerifierNotFound(f"verifier {spec!r}: cannot import module {module_name!r}: {exc}") from exc
+        raise error(f"{what} {spec!r}: cannot import module {module_name!r}: {exc}") from exc
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise VerifierNotFound(f"verifier {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
+            raise error(f"{what} {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
     if not callable(obj):
-        raise VerifierNotFound(f"verifier {spec!r} is not callable")
+        raise error(f"{what} {spec!r} is not callable")
     return obj
 
 

@@ -11,8 +11,8 @@ from typing import Literal
 Status = Literal["ok", "no_answer", "invalid_reference", "timeout", "error"]
 STATUSES: tuple[str, ...] = ("ok", "no_answer", "invalid_reference", "timeout", "error")
 # The verifier could not judge at all: the completion's reward is no evidence either way
-# (no_answer is a judgment: the completion gave none).
-FAILED_STATUSES = frozenset({"invalid_reference", "timeout", "error"})
+# (no_answer is a judgement: the completion gave none, which is wrong).
+UNJUDGED_STATUSES = frozenset({"invalid_reference", "timeout", "error"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,14 @@ class Verdict:
 
     @property
     def judged(self) -> bool:
+        """Judged with a score that means something: status "ok"."""
         return self.status == "ok"
+
+    @property
+    def unjudged(self) -> bool:
+        """The verifier could not judge (timeout, error, bad reference): no evidence either way.
+        ``no_answer`` is a judgement (wrong), so it is neither ``judged`` nor ``unjudged``-excluded."""
+        return self.status in UNJUDGED_STATUSES
 
     def to_dict(self) -> dict:
         return asdict(self)

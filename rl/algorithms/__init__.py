@@ -5,6 +5,14 @@ from rl.algorithms.advantages import (
     get_advantage_estimator,
     register_advantage,
 )
+from rl.algorithms.dpo import (
+    DPO_LOSSES,
+    collate_pairs,
+    dpo_batch_loss,
+    get_dpo_loss,
+    register_dpo_loss,
+    sequence_logps,
+)
 from rl.algorithms.losses import (
     LOSS_AGGREGATIONS,
     get_loss_agg,
@@ -15,14 +23,6 @@ from rl.algorithms.losses import (
     register_loss_agg,
 )
 from rl.algorithms.sampling import DynamicSampler, filter_groups
-from rl.algorithms.dpo import (
-    DPO_LOSSES,
-    collate_pairs,
-    dpo_batch_loss,
-    get_dpo_loss,
-    register_dpo_loss,
-    sequence_logps,
-)
 
 __all__ = [
     "ADVANTAGE_ESTIMATORS",

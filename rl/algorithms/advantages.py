@@ -9,16 +9,15 @@ returns ``(N, G)`` advantages, which the loss broadcasts over a completion's tok
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import Tensor
 
-from rl.algorithms.registry import Registry
+from rl.registries import ADVANTAGE_ESTIMATORS
 
 AdvantageEstimator = Callable[..., Tensor]  # (rewards (N, G), eps: float) -> (N, G)
 
-ADVANTAGE_ESTIMATORS: Registry[AdvantageEstimator] = Registry("advantage estimator")
-register_advantage = ADVANTAGE_ESTIMATORS.register
+register_advantage = ADVANTAGE_ESTIMATORS.register  # built-ins are declared in rl.registries
 
 # TRL's GRPOTrainer divides by (std + 1e-4); the same default keeps our advantages equal to its own.
 DEFAULT_EPS = 1e-4
@@ -32,7 +31,6 @@ def _centered(rewards: Tensor) -> Tensor:
     return rewards - rewards.mean(dim=1, keepdim=True)  # (N, G)
 
 
-@register_advantage("grpo")
 def grpo_advantages(rewards: Tensor, eps: float = DEFAULT_EPS) -> Tensor:
     """(r - group mean) / (group std + eps), std with Bessel's correction (``torch.std``'s default, as in TRL).
 
@@ -46,14 +44,12 @@ def grpo_advantages(rewards: Tensor, eps: float = DEFAULT_EPS) -> Tensor:
     return centered / (std + eps)  # (N, G)
 
 
-@register_advantage("dr_grpo")
 def dr_grpo_advantages(rewards: Tensor, eps: float = DEFAULT_EPS) -> Tensor:
     """r - group mean. Dr. GRPO (Liu et al. 2025) drops the std, which up-weights near-solved and near-hopeless
     prompts; ``eps`` is accepted for a uniform signature and unused."""
     return _centered(rewards)  # (N, G)
 
 
-@register_advantage("rloo")
 def rloo_advantages(rewards: Tensor, eps: float = DEFAULT_EPS) -> Tensor:
     """r minus the mean of the other G - 1 rewards of the group, i.e. G / (G - 1) * (r - mean)."""
     group_size = rewards.size(1)

@@ -30,23 +30,23 @@ The reported loss is the mean over pairs. ``tests/test_dpo_trl_parity.py`` check
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rl.algorithms.registry import Registry
+from rl.registries import DPO_LOSSES
 
 if TYPE_CHECKING:
-    from rl.preferences import PreferencePair
+    from rl.data.records import PreferencePair
 
 # (policy_chosen (B,), policy_rejected (B,), ref_chosen (B,), ref_rejected (B,), beta, label_smoothing,
 #  *, chosen_lengths (B,), rejected_lengths (B,)) -> (losses (B,), metrics)
 DPOLoss = Callable[..., tuple[Tensor, dict[str, Tensor]]]
 
-DPO_LOSSES: Registry[DPOLoss] = Registry("DPO loss")
-register_dpo_loss = DPO_LOSSES.register
+register_dpo_loss = DPO_LOSSES.register  # built-ins are declared in rl.registries
 
 
 def get_dpo_loss(name: str) -> DPOLoss:
@@ -56,7 +56,6 @@ def get_dpo_loss(name: str) -> DPOLoss:
 # ---------------------------------------------------------------- losses
 
 
-@register_dpo_loss("sigmoid")
 def sigmoid_loss(
     policy_chosen_logps: Tensor,
     policy_rejected_logps: Tensor,
@@ -77,7 +76,6 @@ def sigmoid_loss(
     return losses, _metrics(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)
 
 
-@register_dpo_loss("ipo")
 def ipo_loss(
     policy_chosen_logps: Tensor,
     policy_rejected_logps: Tensor,
@@ -103,7 +101,6 @@ def ipo_loss(
     return losses, _metrics(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)
 
 
-@register_dpo_loss("hinge")
 def hinge_loss(
     policy_chosen_logps: Tensor,
     policy_rejected_logps: Tensor,
@@ -121,7 +118,6 @@ def hinge_loss(
     return torch.relu(1.0 - logits), _metrics(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta)
 
 
-@register_dpo_loss("robust")
 def robust_loss(
     policy_chosen_logps: Tensor,
     policy_rejected_logps: Tensor,
@@ -175,7 +171,7 @@ def _metrics(policy_chosen: Tensor, policy_rejected: Tensor, ref_chosen: Tensor,
 # ---------------------------------------------------------------- batches and log-probs
 
 
-def collate_pairs(pairs: Sequence["PreferencePair"], pad_id: int, device: str | torch.device = "cpu") -> dict[str, Tensor]:
+def collate_pairs(pairs: Sequence[PreferencePair], pad_id: int, device: str | torch.device = "cpu") -> dict[str, Tensor]:
     """Tokenised pairs as one right-padded batch: rows 0..B-1 are prompt + chosen, rows B..2B-1 prompt + rejected.
 
     One forward pass scores both sides. ``completion_mask`` marks the completion tokens.
@@ -186,7 +182,7 @@ def collate_pairs(pairs: Sequence["PreferencePair"], pad_id: int, device: str | 
     for side in ("chosen_ids", "rejected_ids"):
         for pair in pairs:
             if pair.prompt_ids is None:
-                raise ValueError(f"pair {pair.id!r} has no token ids; tokenise it first (rl.preferences.tokenize_pair)")
+                raise ValueError(f"pair {pair.id!r} has no token ids; tokenise it first (rl.data.preferences.tokenize_pair)")
             if not pair.prompt_ids:
                 raise ValueError(f"pair {pair.id!r} has an empty prompt: the first completion token would have no context")
             completion = getattr(pair, side)

@@ -18,17 +18,16 @@ only when the whole batch is one micro-batch.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from rl.algorithms.registry import Registry
+from rl.registries import LOSS_AGGREGATIONS
 
 LossAgg = Callable[..., Tensor]  # (values (B, T), mask (B, T), *, num_tokens, num_seqs, max_len) -> ()
 
-LOSS_AGGREGATIONS: Registry[LossAgg] = Registry("loss aggregation")
-register_loss_agg = LOSS_AGGREGATIONS.register
+register_loss_agg = LOSS_AGGREGATIONS.register  # built-ins are declared in rl.registries
 
 
 def get_loss_agg(name: str) -> LossAgg:
@@ -82,21 +81,18 @@ def kl_k3(logprobs: Tensor, ref_logprobs: Tensor) -> Tensor:
     return torch.exp(delta) - delta - 1.0  # (B, T)
 
 
-@register_loss_agg("token-mean")
 def token_mean(values: Tensor, mask: Tensor, *, num_tokens=None, num_seqs=None, max_len=None) -> Tensor:
     """Sum over every token of the batch / number of tokens (DAPO): long answers weigh per token, not per answer."""
     denom = mask.sum() if num_tokens is None else torch.as_tensor(num_tokens)
     return (values * mask).sum() / denom.clamp(min=1)
 
 
-@register_loss_agg("seq-mean-token-mean")
 def seq_mean_token_mean(values: Tensor, mask: Tensor, *, num_tokens=None, num_seqs=None, max_len=None) -> Tensor:
     """Mean over each sequence's tokens, then mean over sequences (the original GRPO)."""
     per_seq = (values * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)  # (B,)
     return per_seq.sum() / (values.size(0) if num_seqs is None else num_seqs)
 
 
-@register_loss_agg("seq-mean-token-sum-norm")
 def seq_mean_token_sum_norm(values: Tensor, mask: Tensor, *, num_tokens=None, num_seqs=None, max_len=None) -> Tensor:
     """Sum over each sequence's tokens / a constant ``max_len``, then mean over sequences (Dr. GRPO).
 

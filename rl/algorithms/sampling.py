@@ -16,7 +16,8 @@ keeps the informative groups until it has enough:
 """
 from __future__ import annotations
 
-from typing import Generic, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 from torch import Tensor
 

@@ -1,0 +1,61 @@
+"""``rlvr train X.yaml --dry-run``: check an experiment without loading any weights.
+
+Resolves the config (unknown keys, types, values), loads and counts the prompts (bad
+lines name ``file:line``), resolves every verifier the prompts route to and every reward
+component, and looks for the model directory — missing weights are reported, not fatal,
+so recipes for real checkpoints can be validated on machines that do not hold them. A
+pipeline is checked stage by stage, each on its merged config, by its kind's ``describe``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rl.config import ConfigError, ExperimentConfig
+from rl.config.stages import stage_config
+from rl.data.prompts import load_splits
+from rl.loops.pipeline import describe
+from rl.loops.stages import check_data, rewards_line, verifier_counts
+from rl.registries import STAGE_KINDS
+
+
+class StageCheckFailed(ValueError):
+    """A pipeline stage would fail; the message names the stage, the cause is chained."""
+
+
+def dry_run(config: ExperimentConfig) -> list[str]:
+    """Lines describing what the run would do; raises on anything that would make it fail."""
+    lines = [f"experiment: {config.name}", _model_line(config.model.path)]
+    if not config.stages:
+        train, heldout = check_data(config)
+        r = config.rollout
+        with_solutions = sum(1 for p in train if p.solution)
+        lines += [
+            f"data: {len(train)} train prompts ({with_solutions} with worked solutions), {len(heldout)} held-out",
+            "verifiers: " + verifier_counts(train + heldout),
+            "rewards: " + rewards_line(config),
+            f"sft: {config.sft.steps} steps; grpo: {config.run.total_steps} steps x {r.prompts_per_step} prompts x {r.group_size} samples",
+            f"actors: {r.num_actors} rollout, {config.learner.num_learners} learner(s); out: {config.run.out_dir}",
+        ]
+        return lines
+    _, heldout = load_splits(config.data)
+    lines += [f"pipeline: {describe(config.stages)}",
+              f"held-out: {len(heldout)} prompts, evaluated after every stage in modes {list(config.run.eval_modes) or ['each prompt own']}"]
+    for index, stage in enumerate(config.stages):
+        where = f"stage {index + 1} ({stage.label})"
+        try:
+            line = STAGE_KINDS.get(stage.kind).describe(stage_config(config, index))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}", key=exc.key) from exc
+        except Exception as exc:
+            raise StageCheckFailed(f"{where}: {exc}") from exc
+        lines.append(f"  {index + 1}. {stage.label} ({stage.kind}): {line}")
+    lines.append(f"out: {config.run.out_dir}")
+    return lines
+
+
+def _model_line(model: str) -> str:
+    if model == "tiny":
+        return "model: tiny (built locally from the task text at start)"
+    if (Path(model) / "config.json").is_file():
+        return f"model: {model} (found)"
+    return f"model: {model} (NOT FOUND here: needed to train, not to validate)"

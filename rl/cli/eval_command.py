@@ -1,0 +1,166 @@
+"""``rlvr eval``: sample completions of a benchmark from a local model, then score them as ``rlvr score`` does.
+
+    rlvr eval runs/arith/final bench.jsonl --samples 8 --temperature 0.6 --mode both -o preds.jsonl
+
+The model loads in this process (no Ray) into a ``RolloutWorker``. Every prompt gets K samples,
+written to a predictions JSONL (``id``, ``prompt``, ``completion``, ``reference``, ``verifier``,
+``mode``, ``num_tokens``, ``finished`` and the record's other fields); that file then goes
+through ``rlvr score`` itself, so the figures (accuracy, pass@k, maj@k) are exactly the ones
+``rlvr score`` prints for it. ``--mode both`` writes and scores one file per thinking mode.
+``add_eval_command(subparsers)`` adds the command to the ``rlvr`` parser.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from rl.cli.args import positive
+from rl.cli.score_command import score_and_report
+from rl.data.thinking import MODES
+
+EVAL_EXAMPLES = """\
+  rlvr eval MODEL_DIR bench.jsonl -o preds.jsonl                 # greedy, one sample each
+  rlvr eval MODEL_DIR bench.jsonl --samples 8 --temperature 0.6 -o preds.jsonl  # pass@1..8, maj@1..8
+  rlvr eval MODEL_DIR bench.jsonl --mode both -o preds.jsonl     # preds.think.jsonl, preds.no_think.jsonl
+
+BENCHMARK records are read as training data is: "prompt" (text or chat messages) or
+"messages", "reference", and optionally "id", "verifier" and "mode". --mode auto renders
+each sample in its own mode (its "mode", else its last /think or /no_think, else
+thinking); think or no_think puts every sample in that mode. Each predictions file is
+scored to <stem>.scored.jsonl beside it (replaced). Exit code: as `rlvr score`; 2 when the
+benchmark or the model cannot be loaded.
+"""
+MODE_CHOICES = ("auto", *MODES, "both")
+
+
+def add_eval_command(subparsers) -> None:
+    summary = "Generate on a benchmark with a local model and score it (pass@k, maj@k) as `rlvr score` does."
+    p = subparsers.add_parser("eval", help=summary, description=summary, epilog="examples:\n" + EVAL_EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", type=Path, metavar="MODEL_DIR", help="local Hugging Face model directory")
+    p.add_argument("benchmark", type=Path, metavar="BENCHMARK", help="JSONL or parquet of prompts with references")
+    p.add_argument("-o", "--output", type=Path, required=True, help="predictions JSONL to write")
+    p.add_argument("--samples", type=positive(int), default=1, help="completions per prompt, K (default: %(default)s)")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default: %(default)s)")
+    p.add_argument("--top-p", type=float, default=1.0, help="(default: %(default)s)")
+    p.add_argument("--max-new-tokens", type=positive(int), default=512, help="(default: %(default)s)")
+    p.add_argument("--mode", choices=MODE_CHOICES, default="auto", help="thinking mode (default: %(default)s)")
+    p.add_argument("--system-prompt", help="system message for prompts that bring none")
+    p.add_argument("--batch-size", type=positive(int), default=16, help="prompts per generate call (default: %(default)s)")
+    p.add_argument("--device", default="auto", help='"auto": cuda when visible, else cpu (default: %(default)s)')
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                   help="weights to sample with, as rollout.dtype: auto = bfloat16 on a GPU, float32 on CPU (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--workers", type=positive(int), help="verifier processes (default: as rlvr score)")
+    p.add_argument("--timeout", type=positive(float), default=5.0, help="verifier seconds per sample (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="overwrite existing predictions")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars on stderr (default: only on a terminal)")
+    p.set_defaults(run=run_eval)
+
+
+def prediction_paths(output: Path, mode: str) -> list[tuple[str, Path]]:
+    """(mode, predictions file) per mode run: ``output`` itself, or one file per mode for "both"."""
+    if mode != "both":
+        return [(mode, output)]
+    return [(m, output.with_name(f"{output.stem}.{m}{output.suffix}")) for m in MODES]
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rl.config import DataConfig, RolloutConfig
+    from rl.data.prompts import DataError, load_prompts
+    from rl.engine.policy import PolicyError
+
+    data = DataConfig(system_prompt=args.system_prompt)  # enable_thinking=True: Qwen3's default, for --mode auto
+    runs = prediction_paths(args.output, args.mode)
+    if any(path.resolve() == args.benchmark.resolve() for _, path in runs):
+        return _fail(f"-o {args.output} would overwrite the benchmark; choose another")
+    existing = [str(path) for _, path in runs if path.exists() and path.stat().st_size > 0]
+    if existing and not args.force:
+        return _fail(f"{', '.join(existing)} already exist(s); pass --force to overwrite")
+    if args.samples > 1 and args.temperature == 0:
+        print("rlvr eval: warning: greedy decoding (--temperature 0) makes the K samples identical", file=sys.stderr)
+    try:
+        prompts = load_prompts(args.benchmark, data)
+        if not prompts:
+            return _fail(f"{args.benchmark}: no prompts")
+        from rl.engine.rollout import RolloutWorker
+
+        rollout = RolloutConfig(max_new_tokens=args.max_new_tokens, top_p=args.top_p, dtype=args.dtype)
+        worker = RolloutWorker(str(args.model), data, rollout, device=args.device, dtype=args.dtype)
+    except (DataError, PolicyError) as exc:
+        return _fail(str(exc))
+    lengths = {}
+    for mode, path in runs:
+        pinned = prompts if mode == "auto" else [replace(p, mode=mode) for p in prompts]
+        lengths[mode] = write_predictions(worker, pinned, path, args)
+    code = 0
+    for mode, path in runs:
+        if len(runs) > 1:
+            print(f"== mode {mode} ==")
+        code = max(code, _score(path, args))
+        tokens, finished = lengths[mode]
+        print(f"completions: {tokens:.1f} tokens on average, {100 * finished:.0f}% finished within --max-new-tokens\n")
+    return code
+
+
+def write_predictions(worker, prompts: Sequence, path: Path, args: argparse.Namespace) -> tuple[float, float]:
+    """Sample ``args.samples`` completions per prompt into ``path``; (mean tokens, finished share)."""
+    from tqdm import tqdm
+
+    from rl.data.prompts import prompt_mode
+
+    show = args.progress if args.progress is not None else sys.stderr.isatty()
+    tokens, finished = [], []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as out, tqdm(
+        total=len(prompts) * args.samples, disable=not show, file=sys.stderr, unit="sample", desc=f"generating {path.name}"
+    ) as bar:
+        for start in range(0, len(prompts), args.batch_size):
+            batch = prompts[start : start + args.batch_size]
+            groups = worker.generate(batch, args.samples, temperature=args.temperature, seed=args.seed + start)
+            rollouts = [rollout for group in groups for rollout in group.rollouts]
+            for rollout in rollouts:
+                record = prediction_record(rollout, prompt_mode(rollout.prompt, worker.data))
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                tokens.append(len(rollout.completion_ids))
+                finished.append(rollout.finished)
+            out.flush()  # a killed run keeps whole lines
+            bar.update(len(rollouts))
+    return mean(tokens), mean(finished)
+
+
+def prediction_record(rollout, mode: str) -> dict[str, Any]:
+    """One predictions line: the prompt's own extra fields (e.g. ``tests``), then what scoring reads."""
+    prompt = rollout.prompt
+    shown = prompt.text if prompt.text is not None else [{"role": r, "content": c} for r, c in prompt.messages]
+    return {
+        **prompt.fields,
+        "id": prompt.id,
+        "prompt": shown,
+        "completion": rollout.text,
+        "reference": prompt.reference,
+        "verifier": prompt.verifier,
+        "mode": mode,
+        "num_tokens": len(rollout.completion_ids),
+        "finished": rollout.finished,
+    }
+
+
+def _score(path: Path, args: argparse.Namespace) -> int:
+    """What ``rlvr score PATH`` does: the same scoring, summary and exit code."""
+    from rl.offline.score_file import ScoreOptions, default_output
+
+    opts = ScoreOptions(predictions=path, output=default_output(path), force=True, timeout_s=args.timeout,
+                        workers=args.workers, progress=args.progress)
+    return score_and_report(opts)
+
+
+def _fail(message: str) -> int:
+    print(f"rlvr eval: error: {message}", file=sys.stderr)
+    return 2

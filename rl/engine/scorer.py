@@ -1,0 +1,73 @@
+"""Rollouts -> verdicts -> rewards: the verifier pool and the YAML's reward components.
+
+The same verifiers and process pool as ``rlvr score``; each sample goes to the verifier
+its prompt names. Rule rewards see the token count, the generation limit and whether
+the completion finished, so format and length components need no extra plumbing.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from statistics import mean
+
+from rewards import RewardFunction
+from rl.config import ExperimentConfig
+from rl.data.records import RolloutGroup, ScoredGroup, ScoredRollout, flatten
+from verifiers import VerifierPool, VerifyRequest
+from verifiers.verdict import STATUSES
+
+
+class RolloutScorer:
+    def __init__(self, config: ExperimentConfig, *, workers: int | None = None):
+        self.max_tokens = config.rollout.max_new_tokens
+        self.pool = VerifierPool(config.data.default_verifier, workers=workers, timeout_s=config.run.verifier_timeout_s)
+        self.reward = RewardFunction(config.rewards.components)
+
+    def score(self, groups: Sequence[RolloutGroup]) -> list[ScoredGroup]:
+        """Every rollout of every group judged and rewarded in one pool batch; groups kept as groups."""
+        scored = iter(self._score_all(flatten(groups)))
+        return [ScoredGroup(group.prompt, tuple(next(scored) for _ in group.rollouts)) for group in groups]
+
+    def _score_all(self, rollouts) -> list[ScoredRollout]:
+        requests = [
+            VerifyRequest(r.text, r.prompt.reference, r.prompt.fields, verifier=r.prompt.verifier, item_id=r.prompt.id)
+            for r in rollouts
+        ]
+        verdicts = self.pool.score(requests)
+        scored = []
+        for rollout, verdict in zip(rollouts, verdicts):
+            reward = self.reward(
+                rollout.text, verdict, num_tokens=len(rollout.completion_ids), max_tokens=self.max_tokens,
+                finished=rollout.finished, **{**rollout.prompt.fields, "mode": rollout.mode},
+            )
+            scored.append(ScoredRollout(rollout, verdict, reward.total, dict(reward.components)))
+        return scored
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class VerifierOutage(RuntimeError):
+    """Too many completions could not be judged: training on would learn from rewards that mean nothing."""
+
+
+def check_unjudged(samples: Sequence[ScoredRollout], max_fraction: float, where: str) -> None:
+    """Raise ``VerifierOutage`` when more than ``max_fraction`` of ``samples`` went unjudged (all of them, always),
+    naming the fraction and one unjudged item with its reason."""
+    unjudged = [s for s in samples if s.verdict.unjudged]
+    if not unjudged:
+        return
+    fraction = len(unjudged) / len(samples)
+    if fraction > max_fraction or len(unjudged) == len(samples):
+        first = unjudged[0]
+        raise VerifierOutage(f"{where}: the verifier could not judge {len(unjudged)} of the {len(samples)} completions "
+                             f"({fraction:.0%} > run.max_unjudged_fraction={max_fraction:g}; e.g. {first.rollout.prompt.id!r}: "
+                             f"{first.verdict.status}: {first.verdict.reason}); check it with `rlvr verify` or "
+                             f"`rlvr sandbox doctor`, then --resume")
+
+
+def status_fractions(samples: Sequence[ScoredRollout]) -> dict[str, float]:
+    """``verifier/<status>``: the fraction of samples with each verdict status (ok and no_answer are judgements;
+    timeout, error and invalid_reference are not), plus ``verifier/unjudged``, the masked fraction."""
+    out = {f"verifier/{status}": mean(s.verdict.status == status for s in samples) for status in STATUSES}
+    out["verifier/unjudged"] = mean(s.verdict.unjudged for s in samples)
+    return out

@@ -1,0 +1,270 @@
+"""GRPO with verifiable rewards on Ray: the loop, top to bottom.
+
+    rlvr train experiments/tiny_arith.yaml --out runs/arith
+
+Each step: pick prompts -> rollout actors sample G completions each -> the verifier
+pool judges them and the reward components score them -> group advantages ->
+learner actors update -> learner 0's weights go to the rollout actors. Before RL,
+an optional SFT warm-up teaches the answer format; held-out accuracy is measured
+before and after RL and written to ``summary.json``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean
+
+import ray
+import torch
+from tqdm.auto import tqdm
+
+from rl.algorithms import DynamicSampler, filter_groups
+from rl.config import ExperimentConfig
+from rl.data.prompts import drop_long_prompts, load_splits
+from rl.data.records import Prompt, ScoredGroup, TrainSequence, flatten
+from rl.engine.actors import Cluster
+from rl.engine.policy import ensure_model, load_tokenizer
+from rl.engine.scorer import RolloutScorer, VerifierOutage, check_unjudged, status_fractions  # noqa: F401 - VerifierOutage re-exported
+from rl.loops.heldout import EVAL_SEED, evaluate_heldout, headline_accuracy
+from rl.loops.sft import run_sft, sft_sequences
+from rl.registries import ADVANTAGE_ESTIMATORS
+from rl.runs.manifest import record_stage, write_manifest
+from rl.runs.run_dir import RunDirectory, latest_checkpoint
+
+
+class PromptSchedule:
+    """Which prompts step ``s`` trains on: a function of (seed, s) alone, so resuming needs no data state."""
+
+    def __init__(self, prompts: Sequence[Prompt], per_step: int, seed: int):
+        self.prompts, self.per_step, self.seed = list(prompts), per_step, seed
+
+    def batch(self, index: int) -> list[Prompt]:
+        out = []
+        for position in range(index * self.per_step, (index + 1) * self.per_step):
+            epoch, offset = divmod(position, len(self.prompts))
+            out.append(self.prompts[self._order(epoch)[offset]])
+        return out
+
+    @functools.lru_cache(maxsize=2)  # noqa: B019 - one schedule per run; it lives as long as the run
+    def _order(self, epoch: int) -> list[int]:
+        order = list(range(len(self.prompts)))
+        random.Random(self.seed * 100_003 + epoch).shuffle(order)
+        return order
+
+
+def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Sequence[Prompt] | None = None,
+          record_manifest: bool = True) -> dict:
+    """SFT warm-up (``sft.steps``) then ``run.total_steps`` of GRPO, from ``model.path`` or ``init_path``
+    (a pipeline's previous stage); held-out evals on ``heldout`` when given, else the data's own split."""
+    started = time.time()
+    train_prompts, own_heldout = load_splits(config.data)
+    heldout = own_heldout if heldout is None else list(heldout)
+    model_path = Path(init_path) if init_path is not None else ensure_model(config)
+    tokenizer = load_tokenizer(model_path)
+    train_prompts, dropped = drop_long_prompts(train_prompts, tokenizer, config.data)
+    if dropped:
+        print(f"dropped {len(dropped)} prompts longer than data.max_prompt_tokens={config.data.max_prompt_tokens}")
+
+    resume = latest_checkpoint(config.run.out_dir) if config.run.resume else None
+    if config.run.resume and resume is None:
+        print(f"no complete checkpoint in {config.run.out_dir}: starting from scratch")
+    start_step, load_from = (resume[0], str(resume[1])) if resume else (0, str(model_path))
+    run = RunDirectory(config, resume_step=start_step if resume else None)
+    manifest = run.path / "manifest.json"
+    if record_manifest and not (resume and manifest.exists()):
+        write_manifest(manifest, config, train_prompts, heldout)
+    start_ray(config)
+    cluster = Cluster(config, load_from)
+    scorer = RolloutScorer(config)
+    summary: dict = {"name": config.name, "model": str(model_path), "placement": cluster.placement()}
+    progress = _Progress(completed=start_step, saved=start_step if resume else None, rl_started=bool(resume))
+
+    def heldout_eval() -> dict:  # greedy by default, the same samples every time
+        return evaluate_heldout(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED,
+                                modes=config.run.eval_modes)
+
+    try:
+        if resume:
+            cluster.start_phase(config.learner.lr)
+            summary = {**cluster.load_trainer_state(load_from).get("summary", {}), "placement": summary["placement"]}
+            print(f"resumed from {load_from} at step {start_step}")
+        else:
+            summary.update(_warm_up(config, cluster, train_prompts, tokenizer, run, heldout_eval))
+            progress.rl_started = True
+        schedule = PromptSchedule(train_prompts, config.rollout.prompts_per_step, config.run.seed)
+        bar = tqdm(range(start_step, config.run.total_steps), desc="GRPO", unit="step", dynamic_ncols=True,
+                   initial=start_step, total=config.run.total_steps)
+        for step in bar:
+            batch, metrics = collect_batch(config, cluster, scorer, schedule, step)
+            progress.updating = True  # from here until the sync, learner weights are between steps
+            metrics.update(update_policy(config, cluster, batch, step))
+            progress.updating, progress.completed = False, step + 1
+            if config.run.eval_every and (step + 1) % config.run.eval_every == 0:
+                metrics.update(heldout_eval())
+            run.log(step + 1, metrics)
+            bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", acc=f"{metrics['train/accuracy']:.2f}")
+            if config.run.save_every and (step + 1) % config.run.save_every == 0:
+                cluster.save(str(run.checkpoint_path(step + 1)), {"step": step + 1, "summary": summary})
+                progress.saved = step + 1
+                run.plot()
+        summary["eval_after_rl"] = heldout_eval()
+        summary["heldout_accuracy_after_rl"] = headline_accuracy(summary["eval_after_rl"], config.run.eval_modes)
+        summary["rl_steps"] = config.run.total_steps
+        cluster.save(str(run.checkpoint_path(config.run.total_steps)), {"step": config.run.total_steps, "summary": summary})
+    except (Exception, KeyboardInterrupt):
+        _save_what_was_done(cluster, run, progress, summary)
+        raise
+    finally:
+        scorer.close()
+        cluster.shutdown()
+        run.plot()
+        run.close()
+    summary["wall_time_s"] = round(time.time() - started, 1)
+    run.write_summary(summary)
+    if record_manifest:
+        record_stage(manifest, "sft+grpo", summary)
+    return summary
+
+
+@dataclass
+class _Progress:
+    completed: int          # RL steps whose update reached the rollout actors
+    saved: int | None       # step of the newest checkpoint
+    updating: bool = False  # inside an update: learner weights are between two steps
+    rl_started: bool = False
+
+
+def collect_batch(config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: PromptSchedule,
+                  step: int) -> tuple[list[TrainSequence], dict]:
+    """Generate, score, and turn rewards into per-sequence advantages; metrics of what was sampled.
+
+    Samples the verifier could not judge (timeout, error, bad reference) are masked, never
+    trained as wrong: no advantage, out of their group's statistics and of the loss normaliser;
+    a group left with fewer than two judged samples is dropped. Past ``run.max_unjudged_fraction``
+    the step stops with ``VerifierOutage``.
+    """
+    t0 = time.time()
+    groups, rounds = _sample_groups(config, cluster, scorer, schedule, step)
+    samples = flatten(groups)
+    check_unjudged(samples, config.run.max_unjudged_fraction, f"step {step}")
+    estimator = ADVANTAGE_ESTIMATORS.get(config.algorithm.advantage_estimator)
+    trained = [judged_group_sequences(group, estimator) for group in groups]
+    batch = [seq for seqs in trained for seq in seqs]
+    judged = [s for s in samples if not s.verdict.unjudged]
+    metrics = {
+        "reward/mean": mean(s.reward for s in judged),
+        "train/accuracy": mean(s.verdict.score for s in judged),
+        "completion/length": mean(len(s.rollout.completion_ids) for s in samples),
+        "completion/finished": mean(s.rollout.finished for s in samples),
+        "groups/informative": float(filter_groups(_reward_range(groups)).float().mean()),
+        "groups/dropped_unjudged": sum(1 for seqs in trained if not seqs),
+        "groups/rounds": rounds,
+        "time/rollout_s": time.time() - t0,
+        **status_fractions(samples),
+    }
+    for name in samples[0].components:
+        metrics[f"reward/{name}"] = mean(s.components[name] for s in judged)
+    return batch, metrics
+
+
+def judged_group_sequences(group: ScoredGroup, estimator) -> list[TrainSequence]:
+    """The group's judged samples with their group-relative advantages; none if fewer than two were judged."""
+    judged = [s for s in group.samples if not s.verdict.unjudged]
+    if len(judged) < 2:
+        return []
+    advantages = estimator(torch.tensor([[s.reward for s in judged]]))[0]  # (G',): the estimator sees judged rewards only
+    return [TrainSequence(s.rollout.prompt_ids, s.rollout.completion_ids, float(a)) for s, a in zip(judged, advantages)]
+
+
+def _reward_range(groups: Sequence[ScoredGroup]) -> torch.Tensor:
+    """(N, 2): each group's lowest and highest judged reward; equal when fewer than two were judged,
+    so that such a group counts as carrying no signal."""
+    rows = []
+    for group in groups:
+        rewards = [s.reward for s in group.samples if not s.verdict.unjudged]
+        rows.append([min(rewards), max(rewards)] if len(rewards) >= 2 else [0.0, 0.0])
+    return torch.tensor(rows)
+
+
+def update_policy(config: ExperimentConfig, cluster: Cluster, batch: Sequence[TrainSequence], step: int) -> dict:
+    """One learner update on the batch, then the new weights to the rollout actors."""
+    t0 = time.time()
+    if not batch:  # every group dropped (unjudged or too small): nothing to learn from, weights unchanged
+        return {"time/update_s": time.time() - t0}
+    learner_metrics = cluster.grpo_step(batch, num_tokens=sum(len(s.completion_ids) for s in batch),
+                                        num_seqs=len(batch), max_len=config.rollout.max_new_tokens)
+    cluster.sync_weights(version=step + 1)
+    return {"time/update_s": time.time() - t0, **{f"learner/{k}": v for k, v in learner_metrics.items()}}
+
+
+def _save_what_was_done(cluster: Cluster, run: RunDirectory, progress: _Progress, summary: dict) -> None:
+    """On a crash or Ctrl-C, checkpoint the last completed step so --resume loses nothing."""
+    if not progress.rl_started:
+        return  # stopped during the warm-up: there is no RL state to keep
+    if progress.updating or progress.saved == progress.completed:
+        where = "" if progress.saved is None else f"; --resume continues from step {progress.saved}"
+        print(f"run stopped at step {progress.completed}{where}")
+        return
+    try:
+        cluster.save(str(run.checkpoint_path(progress.completed)), {"step": progress.completed, "summary": summary})
+        print(f"run stopped: saved step {progress.completed} to {run.checkpoint_path(progress.completed)}; "
+              f"continue with --resume")
+    except Exception as exc:  # the learners may be what failed; say where the last good state is
+        print(f"run stopped; could not save step {progress.completed} ({exc}); "
+              f"--resume continues from step {progress.saved or 0}")
+
+
+def _sample_groups(config, cluster, scorer, schedule, step) -> tuple[list[ScoredGroup], int]:
+    """G scored completions per prompt; with dynamic sampling, only groups whose (judged) rewards differ."""
+    G, seed = config.rollout.group_size, config.run.seed * 1_000_003 + step * 101
+    if not config.algorithm.dynamic_sampling:
+        prompts = schedule.batch(step)
+        return scorer.score(cluster.generate(prompts, G, temperature=config.rollout.temperature, seed=seed)), 1
+    max_rounds = 4
+    sampler = DynamicSampler(config.rollout.prompts_per_step, max_rounds=max_rounds)
+    last: list[ScoredGroup] = []
+    for round_ in range(max_rounds):
+        prompts = schedule.batch(step * max_rounds + round_)
+        last = scorer.score(cluster.generate(prompts, G, temperature=config.rollout.temperature, seed=seed + round_))
+        if sampler.add(last, _reward_range(last)):
+            break
+    kept = sampler.take() or last  # nothing informative at all: train on the last round (zero advantages)
+    return kept, sampler.rounds or max_rounds
+
+
+def _warm_up(config, cluster, train_prompts, tokenizer, run, heldout_eval) -> dict:
+    """Held-out accuracy of the initial model, SFT warm-up, then held-out accuracy before RL."""
+    out = {}
+    modes = config.run.eval_modes
+    if config.sft.steps:
+        out["heldout_accuracy_initial"] = headline_accuracy(heldout_eval(), modes)
+        history = run_sft(cluster, sft_sequences(train_prompts, tokenizer, config.data), config.sft, seed=config.run.seed)
+        out["sft_final_loss"] = history[-1]["loss"]
+        cluster.sync_weights(version=0)
+    before = heldout_eval()
+    out["eval_before_rl"] = before
+    out["heldout_accuracy_before_rl"] = headline_accuracy(before, modes)
+    run.log(0, before)
+    cluster.start_phase(config.learner.lr)
+    return out
+
+
+def start_ray(*configs: ExperimentConfig) -> None:
+    """Join ``RAY_ADDRESS`` or start a local Ray runtime with CPUs for the largest of ``configs``
+    (a pipeline's stages run one after another, so the largest stage sets the need)."""
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address)
+        return
+    # Locally, rollout and learner actors take turns (the loop is synchronous), so their CPU
+    # requests may add up to more than the machine has without oversubscribing it.
+    wanted = max(c.rollout.num_actors * c.rollout.num_cpus + c.learner.num_learners * c.learner.num_cpus for c in configs)
+    ray.init(num_cpus=max(os.cpu_count() or 1, int(wanted + 0.999)), include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
