@@ -12,12 +12,14 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET  := { grep -v "is ignored" || true; }   # this machine's pip config warns about every package
 
-.PHONY: help setup run score test test-fast bench docker clean
+.PHONY: help setup run score lint test test-fast bench docker clean
 
 help:
 	@echo "make run      set up .venv and run the main job: train the tiny_arith experiment (runs/tiny_arith)"
 	@echo "make score    score the bundled sample predictions offline"
-	@echo "make test     set up .venv and run the whole test suite"
+	@echo "make test-fast  the everyday loop: unit tests without Docker, Ray or slow ones (about 2 minutes)"
+	@echo "make test     set up .venv and run the whole test suite, full experiments included (CI runs this)"
+	@echo "make lint     ruff: lint and import order"
 	@echo "make docker   install and start the Docker engine, build the sandbox image offline (root)"
 	@echo "make bench    run the benchmarks in benchmarks/"
 
@@ -35,6 +37,9 @@ run: setup
 
 score: setup
 	$(BIN)/rlvr score experiments/data/math_sample.jsonl --verifier math -o runs/quickstart/scored.jsonl --force
+
+lint: setup
+	$(BIN)/ruff check .
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -194,3 +194,28 @@ def test_every_command_has_examples_in_its_help(command, capsys):
         main([command, "--help"])
     assert exit_.value.code == 0
     assert "examples:" in capsys.readouterr().out
+
+
+def test_verify_passes_extra_fields_to_the_verifier(tmp_path, capsys):
+    task = tmp_path / "task.json"
+    task.write_text(json.dumps({"tests": ["assert f(1) == 1"], "entry_point": "g"}))
+    code = main(["verify", "--verifier", "tests.helpers.toy_verifiers:fields_seen", "--json", "--fields-json", str(task),
+                 "--field", "entry_point=f", "--field", "timeout_s=2", "def f(x): return x"])
+    verdict = json.loads(capsys.readouterr().out)
+    assert code == 0 and verdict["reason"] == "entry_point,tests,timeout_s"
+
+
+def test_verify_field_values_are_json_when_they_parse():
+    from rl.cli.main import verifier_fields
+
+    fields = verifier_fields(["tests=[\"assert f(2) == 4\"]", "timeout_s=2.5", "entry_point=square", "note=a=b"], None)
+    assert fields == {"tests": ["assert f(2) == 4"], "timeout_s": 2.5, "entry_point": "square", "note": "a=b"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--field", "novalue"], "expected KEY=VALUE"),
+    (["--fields-json", "/nonexistent/task.json"], "cannot read --fields-json"),
+])
+def test_verify_bad_fields_are_named(argv, message, capsys):
+    code = main(["verify", "--reference", "1", *argv, "the answer is 1"])
+    assert code == 2 and message in capsys.readouterr().err

@@ -27,6 +27,13 @@ VERIFY_EXAMPLES = """\
   rlvr verify --verifier math --reference 3 "so the answer is \\boxed{3}"
   rlvr verify --reference "\\frac{1}{2}" --file completion.txt --json
   echo "The answer is 0.5" | rlvr verify --reference 1/2 -
+  rlvr verify --verifier code --file solution.py --field entry_point=square \
+      --field 'tests=["assert square(3) == 9", "assert square(-2) == 4"]' --field timeout_s=2
+  rlvr verify --verifier code --file solution.py --fields-json task.json   # {"tests": [...], "entry_point": ...}
+
+--field and --fields-json give the verifier the extra fields a `rlvr score` record would
+carry (tests, entry_point, timeout_s, ...); a VALUE is read as JSON when it parses as JSON
+and as a plain string otherwise; --field entries override --fields-json.
 
 Exit code: 0 judged correct, 1 judged wrong, 2 not judged (no answer, timeout, error...).
 """
@@ -36,7 +43,10 @@ def add_verify_command(subparsers) -> None:
     p = subcommand(subparsers, "verify", "Judge one completion against a reference.", VERIFY_EXAMPLES)
     p.add_argument("completion", nargs="?", help='the completion text, or "-" to read it from stdin')
     p.add_argument("--file", type=Path, help="read the completion from this file")
-    p.add_argument("--reference", required=True, help="the reference answer")
+    p.add_argument("--reference", default="", help='the reference answer (code: may stay empty when the tests come as --field tests=...)')
+    p.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
+                   help="an extra field for the verifier, as in a `rlvr score` record; repeatable; VALUE is JSON if it parses")
+    p.add_argument("--fields-json", type=Path, metavar="FILE", help="a JSON object of extra fields")
     p.add_argument("--verifier", default="math", help="verifier name or module:function (default: %(default)s)")
     p.add_argument("--timeout", type=positive(float), default=5.0, help="seconds before the verifier is killed (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
@@ -59,9 +69,14 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         completion = sys.stdin.read() if args.completion == "-" else args.completion
     try:
+        fields = verifier_fields(args.field, args.fields_json)
+    except ValueError as exc:
+        print(f"rlvr verify: error: {exc}", file=sys.stderr)
+        return 2
+    try:
         # A pool of one, not a direct call: the same hard time bound as in `rlvr score`.
         with VerifierPool(args.verifier, workers=1, timeout_s=args.timeout) as pool:
-            verdict = pool.score([VerifyRequest(completion, args.reference)])[0]
+            verdict = pool.score([VerifyRequest(completion, args.reference, fields)])[0]
     except VerifierNotFound as exc:
         print(f"rlvr verify: error: {exc}", file=sys.stderr)
         return 2
@@ -73,6 +88,31 @@ def run_verify(args: argparse.Namespace) -> int:
     if not verdict.judged:
         return 2
     return 0 if verdict.score >= 1.0 else 1
+
+
+def verifier_fields(pairs: list[str], fields_json: Path | None) -> dict:
+    """Extra verifier fields from ``--fields-json FILE`` and ``--field KEY=VALUE`` (later wins); a VALUE that
+    parses as JSON is that JSON (lists, numbers, true), anything else is the string itself."""
+    fields: dict = {}
+    if fields_json is not None:
+        try:
+            loaded = json.loads(fields_json.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"cannot read --fields-json {fields_json}: {exc.strerror or exc}") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--fields-json {fields_json}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"--fields-json {fields_json}: expected a JSON object of fields, got {type(loaded).__name__}")
+        fields.update(loaded)
+    for pair in pairs:
+        key, eq, text = pair.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--field {pair!r}: expected KEY=VALUE, e.g. --field entry_point=square")
+        try:
+            fields[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            fields[key.strip()] = text
+    return fields
 
 
 # ---------------------------------------------------------------- rlvr verifiers
@@ -153,6 +193,8 @@ def run_train(args: argparse.Namespace) -> int:
             return 2
         print("\n".join(lines + ["dry run OK: nothing was loaded or trained"]))
         return 0
+    if config.expected_duration:  # what a newcomer should expect before the first progress bar appears
+        print(f"{config.name}: expect {config.expected_duration}; progress bars follow, results in {config.run.out_dir}")
     if config.stages:
         from rl.loops.pipeline import run_pipeline
         from rl.runs.stage_report import markdown_table

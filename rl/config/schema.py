@@ -347,6 +347,7 @@ class StageConfig:
 @dataclass(frozen=True)
 class ExperimentConfig:
     name: str = "default"  # shown in logs and run directories
+    expected_duration: str = ""  # printed when the run starts, e.g. "about 4 minutes on 2 CPU cores"; measured, not computed
     model: ModelConfig = field(default_factory=ModelConfig)  # which policy; the tiny one by default
     data: DataConfig = field(default_factory=DataConfig)  # which prompts; generated arithmetic by default
     rollout: RolloutConfig = field(default_factory=RolloutConfig)  # how completions are sampled
