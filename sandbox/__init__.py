@@ -5,8 +5,10 @@
     ...     box.run("def sq(x): return x * x\\nassert sq(3) == 9").passed
     True
 
-Callers append their tests to the program; ``passed`` means the whole program,
-tests included, ran to its last line. ``rlvr sandbox --help`` for the command line.
+Callers either append their tests to the program (``passed``: the whole program,
+tests included, ran to its last line) or pass them as ``run(code, tests=...)``: the
+tests then run after the program under the guard (property 10), and ``passed`` means
+both ran to their end. ``rlvr sandbox --help`` for the command line.
 
 THREAT MODEL
 ============
@@ -81,11 +83,73 @@ scratch directories, checks nothing is left, and starts the next runner.
    observer of the interpreter from outside the process (ptrace, a tracing VM),
    which we judge not worth its cost here.
 
+10. Tests the program cannot defeat from inside Python [tests/test_sandbox_guard.py;
+   the adversarial set tests/data/code_hacks, run by tests/test_code_hacks.py: every
+   hack scores 0, every honest control 1, in Docker and locally]. With ``tests=``, the
+   tests run in the program's interpreter, after it, so the program could change what
+   they see; the guard (``guard.py``, ``guard_env.py``, bound when the runner starts,
+   before any program exists) keeps it from doing so:
+   - Plain results. Each callable the program defines at module level reaches the
+     tests wrapped: a call must return plain data, exact built-in types checked
+     recursively with ``type(x) is``, never isinstance (None, bool, int, float,
+     complex, str, bytes, bytearray, range; list, tuple, set, frozenset, dict and its
+     views, deque, OrderedDict, defaultdict with a built-in default; Counter when the
+     source names ``collections``, which the guard then loads first), and must leave
+     plain arguments plain; else the run is refused, naming the type and where it sat.
+     An exception reaches the tests as a new instance of its nearest built-in class.
+     ``plain_results=False`` (the verifier's ``allow_objects: true``) is for tasks
+     whose results are objects by design: the tests then call the program directly.
+   - A pristine environment. A snapshot of every loaded module (builtins and sys
+     included): its dict and class; the dicts, bases and metaclasses of its Python
+     classes; the lists, dicts and sets it holds; the ``__dict__`` of the objects it
+     holds; ``sys.modules``; the working directory. Restored after the module body and
+     after every call. Modules the program imported stay its own: the tests import
+     fresh copies, from a path without the program's directory. Of the program's
+     names, one that shadows a builtin never reaches the tests, one bound to a module
+     reaches them as the real module of that name, and plain data as a copy.
+   - No code of the program's beside the tests. The module body and each call run on
+     a fresh thread whose stack holds no frame of the tests' (no walking up to their
+     constants or locals), and which, with every thread it started, must have ended
+     before the tests go on (refused otherwise). Signal handlers can only be set from
+     the main thread, where no program code runs; trace and profile functions are per
+     thread; the collector is off while the tests run, so no finaliser of the
+     program's runs there.
+   - Refused at once (the run ends, failed, saying why) by an audit hook, which no
+     Python code can remove: importing ctypes; the collector's object walks
+     (``gc.get_objects``, ``get_referrers``, ``get_referents``); other threads' frames
+     (``sys._current_frames``); adding an audit hook; opening, linking or changing
+     directory to anything under /proc or /dev (but null, zero, full, random,
+     urandom). And the runner makes itself non-dumpable: no other process of its
+     user, a child the program starts included, may read or write its memory.
+   Costs, measured by ``benchmarks/sandbox_bench.py --guard``: see benchmarks/README.md.
+   Residual risk, stated plainly:
+   - The guard's own state lives in the process. The program is handed no frame,
+     object or name that leads to it, but a test that hands the program one of its
+     own functions or objects hands it the tests' namespace, and from there the
+     guard. Tests should pass the program data. (As in 9: targeting the harness.)
+   - State more than one step from a module (an attribute of an object held in a
+     list held by a module), registries kept in C (``codecs.register``, ABC
+     registrations, so ``isinstance`` against an ABC), and interpreter settings
+     (recursion limit, ``sys.set_int_max_str_digits``, locale, other threads' decimal
+     contexts) are not restored. They can break honest tests, and make a test that
+     checks ``isinstance(result, SomeABC)`` pass a plain value it should not.
+   - Tests that trust the program by construction, calling a helper it defines
+     (HumanEval/32's ``poly``) or using a name it imported without importing it, get
+     the program's. Put such helpers in the tests, and import in the tests.
+   - Tests that change the environment themselves between calls keep those changes
+     in ``builtins``, ``sys`` and ``sys.modules`` only; a change elsewhere lasts until
+     the program's next call returns.
+   - With ``plain_results=False`` program code runs on the tests' thread: only the
+     environment rules hold, for the module body.
+   - ``LocalSandbox`` run as root: the program's children keep CAP_SYS_PTRACE, so the
+     runner's memory is open to them; that sandbox is no boundary anyway.
+   - Checked against CPython 3.11 (the image's and the project's): the audit events
+     above are 3.11's, plus 3.12's all-thread tracing and ``sys.monitoring``.
+
 Not covered: kernel exploits (containers share the host kernel; pass
 ``runtime="runsc"`` for gVisor where installed), micro-architectural side
-channels, denial of service against the Docker engine itself, and tests that a
-program defeats from inside Python (e.g. an object whose ``__eq__`` is always
-true) — that is the verifier's and the dataset's business.
+channels, denial of service against the Docker engine itself, and test shapes that
+trust the program by construction (see the residual risks of 10).
 """
 from sandbox.docker_sandbox import DockerSandbox, SandboxUnavailable
 from sandbox.local_sandbox import LocalSandbox

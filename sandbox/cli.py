@@ -27,6 +27,7 @@ RUN_EXAMPLES = """\
   rlvr sandbox run solution.py
   rlvr sandbox run solution.py --stdin tests/case1.in --timeout 2
   rlvr sandbox run solution.py --json | jq .status
+  rlvr sandbox run solution.py --tests tests.py   # tests under the guard: no patching, plain results
   rlvr sandbox run trusted.py --local      # no Docker: subprocess + rlimits, NOT isolated
 
 The program's stdout and stderr are replayed on ours; a status line follows on
@@ -71,6 +72,8 @@ def add_sandbox_commands(subparsers) -> None:
 
     run = _parser(actions, "run", "Run one Python file in the sandbox and report how it ended.", RUN_EXAMPLES)
     run.add_argument("file", type=Path, metavar="FILE", help="the Python program (tests appended, if any)")
+    run.add_argument("--tests", type=Path, metavar="F", help="tests to run after it under the guard (threat model, 10)")
+    run.add_argument("--allow-objects", action="store_true", help="with --tests: results need not be plain data")
     run.add_argument("--stdin", type=Path, metavar="F", help="file fed to the program's stdin")
     run.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wall-clock limit in seconds (default: %(default)s)")
     run.add_argument("--json", action="store_true", help="print the whole result as one JSON object instead")
@@ -92,6 +95,7 @@ def run_file(args: argparse.Namespace) -> int:
     try:
         code = args.file.read_text()
         stdin = args.stdin.read_text() if args.stdin else None
+        tests = args.tests.read_text() if args.tests else None
     except OSError as exc:
         print(f"rlvr sandbox run: {exc}", file=sys.stderr)
         return 2
@@ -101,7 +105,7 @@ def run_file(args: argparse.Namespace) -> int:
         print(f"rlvr sandbox run: {exc}", file=sys.stderr)
         return 2
     with box:
-        result = box.run(code, stdin=stdin, timeout_s=args.timeout)
+        result = box.run(code, stdin=stdin, timeout_s=args.timeout, tests=tests, plain_results=not args.allow_objects)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

@@ -21,7 +21,8 @@ LABEL = "rlvr.sandbox"  # every container we create carries it: cleanup finds th
 OWNER_LABEL = "rlvr.sandbox.owner"  # host:pid:start-time of the creating process
 _HERE = Path(__file__).parent
 SUPERVISOR_SOURCE = (_HERE / "supervisor.py").read_text()
-RUNNER_SOURCE = (_HERE / "child.py").read_text()
+# The guard first: its names are bound before the runner's main() ever sees a program.
+RUNNER_SOURCE = "\n".join((_HERE / name).read_text() for name in ("guard_env.py", "guard.py", "child.py"))
 _STDOUT, _STDERR = 1, 2
 
 
@@ -168,16 +169,21 @@ class PoolContainer:
         except OSError:
             return False
 
-    def destroy(self) -> None:
-        """Close our end and remove the container; safe to call twice, or on a dead one."""
-        import docker.errors
-
+    def hang_up(self) -> None:
+        """Close our end: the supervisor sees end-of-file, kills its program and exits, and the
+        container removes itself (``auto_remove``)."""
         sock = getattr(self, "_sock", None)
         if sock is not None:
             try:
                 sock.close()
             except OSError:
                 pass
+
+    def destroy(self) -> None:
+        """Hang up and remove the container; safe to call twice, or on a dead one."""
+        import docker.errors
+
+        self.hang_up()
         try:
             self.client.api.remove_container(self.id, force=True)
         except docker.errors.APIError:

@@ -70,12 +70,22 @@ class DockerSandbox:
         _live_sandboxes.add(self)
 
     # -- running programs
-    def run(self, code: str, *, stdin: str | None = None, timeout_s: float = 10.0) -> ExecResult:
-        """Run ``code`` (tests appended by the caller) to its end, a limit, or a failure."""
+    def run(self, code: str, *, stdin: str | None = None, timeout_s: float = 10.0, tests: str | None = None,
+            plain_results: bool = True) -> ExecResult:
+        """Run ``code`` to its end, a limit, or a failure.
+
+        tests:         code run after ``code``, in an environment ``code`` could not change, calling
+                       its functions through the guard (threat model, property 10); ``passed`` then
+                       means program and tests both ran to their end. Without it, callers append
+                       their tests to ``code`` and ``passed`` proves only that the whole ran.
+        plain_results: with ``tests``: every call the tests make must return plain data (exact
+                       built-in types). False for tasks whose results are objects by design.
+        """
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self._check_usable()
         request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "cwd": "/tmp",
+                   "tests": tests, "plain_results": plain_results,
                    "max_output_bytes": self.limits.max_output_bytes, "limits": self.limits.for_runner(timeout_s)}
         for _ in range(self.size + 1):  # every container may have turned out unclean at once
             box = self._take()
@@ -96,9 +106,11 @@ class DockerSandbox:
         return sandbox_error(f"sandbox containers keep failing: {self.last_error}")
 
     def run_batch(self, codes: Sequence[str], *, stdins: Sequence[str | None] | None = None,
-                  timeout_s: float = 10.0, concurrency: int | None = None) -> list[ExecResult]:
+                  timeout_s: float = 10.0, concurrency: int | None = None,
+                  tests: Sequence[str | None] | None = None, plain_results: bool = True) -> list[ExecResult]:
         """Run many programs, at most ``concurrency`` (default: pool size) at once; results in order."""
-        return run_batch(self.run, codes, stdins, timeout_s, min(concurrency or self.size, self.size))
+        return run_batch(self.run, codes, stdins, timeout_s, min(concurrency or self.size, self.size),
+                         tests, plain_results)
 
     # -- pool bookkeeping
     def _take(self) -> PoolContainer | None:
@@ -172,15 +184,21 @@ class DockerSandbox:
                 "last_error": self.last_error}
 
     def close(self) -> None:
-        """Remove every container this sandbox created. Idempotent."""
+        """Remove every container this sandbox created. Idempotent.
+
+        Starts no thread, so that it also works from an ``atexit`` hook, after the interpreter
+        has shut its executors down: hanging up first makes every supervisor stop its
+        container at once, in parallel; the removals that follow then only confirm it.
+        """
         if getattr(self, "_closed", True) or os.getpid() != self._pid:
             return
         self._closed = True
         with self._lock:
             boxes, self._all = list(self._all), set()
-        if boxes:
-            with ThreadPoolExecutor(max_workers=len(boxes)) as ex:
-                list(ex.map(PoolContainer.destroy, boxes))
+        for box in boxes:
+            box.hang_up()
+        for box in boxes:
+            box.destroy()
         _live_sandboxes.discard(self)
 
     def __enter__(self) -> "DockerSandbox":

@@ -14,6 +14,7 @@ it refuses to start without ``unsafe=True``.
 from __future__ import annotations
 
 import logging
+import marshal
 import os
 import shutil
 import signal
@@ -43,14 +44,20 @@ class LocalSandbox:
         self.size = size
         self.limits = limits
         self.python = python
+        # Compiled once here when the runner's interpreter is this one (same marshal format).
+        same = os.path.realpath(python) == os.path.realpath(sys.executable)
+        self._runner_code = marshal.dumps(compile(RUNNER_SOURCE, "<runner>", "exec")) if same else None
 
-    def run(self, code: str, *, stdin: str | None = None, timeout_s: float = 10.0) -> ExecResult:
+    def run(self, code: str, *, stdin: str | None = None, timeout_s: float = 10.0, tests: str | None = None,
+            plain_results: bool = True) -> ExecResult:
+        """As ``DockerSandbox.run``: ``tests``, when given, run after ``code`` under the guard."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         scratch = tempfile.mkdtemp(prefix="rlvr-local-")
         try:
-            child = spawn_child(self.python, RUNNER_SOURCE, new_session=True)
+            child = spawn_child(self.python, RUNNER_SOURCE, new_session=True, runner_code=self._runner_code)
             frame = execute(child, {"code": code, "stdin": stdin, "timeout_s": timeout_s, "cwd": scratch,
+                                    "tests": tests, "plain_results": plain_results,
                                     "max_output_bytes": self.limits.max_output_bytes,
                                     "limits": self.limits.for_runner(timeout_s)},
                             kill_tree=lambda: _kill_group(child.pid))
@@ -59,8 +66,9 @@ class LocalSandbox:
         return ExecResult.from_supervisor(frame, "local")
 
     def run_batch(self, codes: Sequence[str], *, stdins: Sequence[str | None] | None = None,
-                  timeout_s: float = 10.0, concurrency: int | None = None) -> list[ExecResult]:
-        return run_batch(self.run, codes, stdins, timeout_s, concurrency or self.size)
+                  timeout_s: float = 10.0, concurrency: int | None = None,
+                  tests: Sequence[str | None] | None = None, plain_results: bool = True) -> list[ExecResult]:
+        return run_batch(self.run, codes, stdins, timeout_s, concurrency or self.size, tests, plain_results)
 
     def close(self) -> None:
         pass  # nothing outlives a run

@@ -64,8 +64,28 @@ class Child:
         self.fds = fds  # our ends: stdin, stdout, stderr, request, token, report
 
 
-def spawn_child(python: str, runner_source: str, *, new_session: bool = False) -> Child:
-    """Start the runner now, so that a request only has to wait for a pipe write."""
+# Starts a runner from code compiled once by the supervisor: the runner's code comes first on
+# descriptor 3 (8-byte length, then marshal data), before its request. Same interpreter binary
+# on both sides, so the marshal format always matches; it saves each run a compile of the runner.
+_BOOTSTRAP = """import marshal, os
+def _read_exactly(n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(3, min(n - len(data), 1 << 16))
+        if not chunk:
+            os._exit(1)
+        data += chunk
+    return data
+exec(marshal.loads(_read_exactly(int.from_bytes(_read_exactly(8), "big"))))
+"""
+
+
+def spawn_child(python: str, runner_source: str, *, new_session: bool = False, runner_code: bytes | None = None) -> Child:
+    """Start the runner now, so that a request only has to wait for a pipe write.
+
+    runner_code: ``marshal.dumps`` of the compiled runner source, for an interpreter identical
+    to this one; the runner then skips compiling its own source.
+    """
     ours, theirs = {}, {}
     for name, child_reads in [("stdin", True), ("stdout", False), ("stderr", False),
                               ("request", True), ("token", True), ("report", False)]:
@@ -75,10 +95,12 @@ def spawn_child(python: str, runner_source: str, *, new_session: bool = False) -
     theirs = {k: _above(fd, 64) for k, fd in theirs.items()}
     order = ["stdin", "stdout", "stderr", "request", "token", "report"]
     actions = [(os.POSIX_SPAWN_DUP2, theirs[name], target) for target, name in enumerate(order)]
-    pid = os.posix_spawn(python, [python, "-I", "-B", "-c", runner_source], dict(CHILD_ENV),
-                         file_actions=actions, setsid=new_session)
+    pid = os.posix_spawn(python, [python, "-I", "-B", "-c", _BOOTSTRAP if runner_code else runner_source],
+                         dict(CHILD_ENV), file_actions=actions, setsid=new_session)
     for fd in theirs.values():
         os.close(fd)
+    if runner_code:
+        _write_all(ours["request"], len(runner_code).to_bytes(8, "big") + runner_code)
     for name in ("stdout", "stderr", "report", "stdin"):
         os.set_blocking(ours[name], False)
     return Child(pid, ours)
@@ -95,7 +117,8 @@ def _above(fd: int, low: int) -> int:
 def execute(child: Child, request: dict, kill_tree, oom_kills=lambda: 0) -> dict:
     """Run ``request`` in ``child``; every process it started is dead when this returns.
 
-    request:   code, stdin (str or None), timeout_s, max_output_bytes, cwd, limits.
+    request:   code, stdin (str or None), timeout_s, max_output_bytes, cwd, limits; optionally
+               tests (str: run after the program under the guard) and plain_results (bool, default True).
     kill_tree: callable that SIGKILLs the child and everything it started, and reaps.
     oom_kills: reads the memory cgroup's OOM-kill counter, to tell a memory kill apart.
     """
@@ -108,9 +131,13 @@ def execute(child: Child, request: dict, kill_tree, oom_kills=lambda: 0) -> dict
     started = time.monotonic()
     limits = request.get("limits", {})
     header = " ".join(str(int(limits.get(k, 0))) for k in ("memory_bytes", "cpu_s", "file_bytes", "open_files"))
+    # surrogatepass: any Python str round-trips, even one no UTF-8 text could hold.
+    program = request["code"].encode("utf-8", "surrogatepass")
+    tests = request.get("tests")
+    guard = 0 if tests is None else (1 if request.get("plain_results", True) else 2)
     try:
-        # surrogatepass: any Python str round-trips, even one no UTF-8 text could hold.
-        _write_all(fds["request"], f"{header} {request['cwd']}\n{request['code']}".encode("utf-8", "surrogatepass"))
+        _write_all(fds["request"], f"{header} {guard} {len(program)} {request['cwd']}\n".encode()
+                   + program + (tests or "").encode("utf-8", "surrogatepass"))
     except BrokenPipeError:
         pass  # the runner died before reading; its exit status tells the rest
     os.close(fds["request"])
@@ -218,6 +245,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def _judge(exit_code, status, outputs, token, cap, duration, oom_killed) -> dict:
     report = bytes(outputs["report"])
     raised = report[len(b"rlvr-raised "):].decode("ascii", "replace") if report.startswith(b"rlvr-raised ") else None
+    refused = report[len(b"rlvr-refused "):].decode("utf-8", "replace") if report.startswith(b"rlvr-refused ") else None
     completed = report == b"rlvr-completed " + token and exit_code == 0
     if status is None:
         if max(len(outputs["stdout"]), len(outputs["stderr"])) > cap:  # the excess came after the exit
@@ -234,7 +262,8 @@ def _judge(exit_code, status, outputs, token, cap, duration, oom_killed) -> dict
         "stdout_truncated": len(outputs["stdout"]) > cap,
         "stderr_truncated": len(outputs["stderr"]) > cap,
         "duration_s": round(duration, 6),
-        "detail": _detail(status, exit_code, raised, report, completed),
+        "detail": _detail(status, exit_code, raised, report, completed) if refused is None or status != "failed"
+                  else f"refused: {refused}",
     }
 
 
@@ -346,8 +375,12 @@ def serve(runner_source: str) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
-    python = "/usr/bin/python3"
-    child = spawn_child(python, runner_source)
+    import marshal
+    import sys
+
+    python = sys.executable or "/usr/bin/python3"  # this very binary: runner_code is in its marshal format
+    runner_code = marshal.dumps(compile(runner_source, "<runner>", "exec"))
+    child = spawn_child(python, runner_source, runner_code=runner_code)
     reader = FrameReader()
     while True:
         data = os.read(chan_in, 1 << 16)
@@ -370,7 +403,7 @@ def serve(runner_source: str) -> None:
             _write_all(chan_out, encode_frame({"ready": dirty is None, "reason": dirty}))
             if dirty:
                 return
-            child = spawn_child(python, runner_source)
+            child = spawn_child(python, runner_source, runner_code=runner_code)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_extract_program(completion, expected):
     (json.dumps({"tests": ["assert h()"], "setup": "import os"}), {}, ["assert h()"], []),
 ])
 def test_parse_tests(reference, fields, codes, stdio):
-    cases, _ = parse_tests(reference, fields)
+    cases = parse_tests(reference, fields).cases
     assert [c.code for c in cases if c.code is not None] == codes
     assert [(c.stdin, c.expected_stdout) for c in cases if c.code is None] == stdio
 
@@ -76,7 +77,7 @@ def test_no_code_block_is_no_answer():
 
 
 class _FaultySandbox:
-    def run_batch(self, codes, *, stdins=None, timeout_s=10.0, concurrency=None):
+    def run_batch(self, codes, *, stdins=None, timeout_s=10.0, concurrency=None, tests=None, plain_results=True):
         return [ExecResult("passed", 0, sandbox_id="c0ffee123456")] + [
             ExecResult("sandbox_error", detail="supervisor did not answer in time", sandbox_id="deadbeef0001")
             for _ in codes[1:]]
@@ -87,7 +88,7 @@ class _FaultySandbox:
 
 def test_sandbox_fault_is_an_error_naming_the_container(monkeypatch):
     monkeypatch.setattr(code_verifier, "_sandbox", _FaultySandbox())
-    monkeypatch.setattr(code_verifier, "_sandbox_pid", __import__("os").getpid())
+    monkeypatch.setattr(code_verifier, "_sandbox_pid", os.getpid())
     verdict = verify_code(fenced("x = 1\n"), ["assert x", "assert x", "assert x"])
     assert verdict.status == "error" and "deadbeef0001" in verdict.reason and verdict.score == 0.0
 
@@ -117,7 +118,7 @@ def local_sandbox(monkeypatch):
     with pytest.warns(RuntimeWarning):
         box = LocalSandbox(unsafe=True)
     monkeypatch.setattr(code_verifier, "_sandbox", box)
-    monkeypatch.setattr(code_verifier, "_sandbox_pid", __import__("os").getpid())
+    monkeypatch.setattr(code_verifier, "_sandbox_pid", os.getpid())
     return box
 
 
@@ -158,3 +159,74 @@ def test_through_verifier_pool_workers(docker_pool):
     verdicts = score_batch(completions, references, "code", workers=2, timeout_s=60, fields=fields)
     assert [v.status for v in verdicts] == ["ok"] * 12, [v.reason for v in verdicts]
     assert [v.score == 1.0 for v in verdicts] == [True] * 6 + [False] * 6
+
+
+# ---------------------------------------------------------------- the guard, through the verifier
+@pytest.mark.parametrize("program, tests, fields, score", [
+    # Results must be plain data; a task with classes under test opts out.
+    ("class A:\n    def __eq__(self, o):\n        return True\ndef f(x):\n    return A()\n", ["assert f(1) == 2"], {}, 0.0),
+    ("class Box:\n    def __init__(self, v):\n        self.v = v\n", ["assert Box(3).v == 3"], {"allow_objects": True}, 1.0),
+    ("class Box:\n    def __init__(self, v):\n        self.v = v\n", ["assert Box(3).v == 3"], {}, 0.0),
+    # The tests see the real builtins, whatever the program did to them.
+    ("import builtins\nbuiltins.len = lambda x: 3\ndef f(x):\n    return x\n", ["assert len(f([1])) == 1"], {}, 1.0),
+    # A looping program fails its case; the item is still judged.
+    ("def f(x):\n    while True:\n        pass\n", ["assert f(1) == 1", "assert True"], {"timeout_s": 1}, 0.5),
+])
+def test_guarded_cases(local_sandbox, program, tests, fields, score):
+    verdict = verify_code(fenced(program), tests, **fields)
+    assert (verdict.status, verdict.score) == ("ok", score), verdict.reason
+
+
+def test_non_plain_result_names_the_type(local_sandbox):
+    program = "class Evil(int):\n    pass\ndef f():\n    return [1, Evil(2)]\n"
+    verdict = verify_code(fenced(program), ["assert f() == [1, 2]"])
+    assert verdict.score == 0.0 and "f(...) returned" in verdict.reason and "[1] is of type Evil" in verdict.reason
+
+
+@pytest.mark.parametrize("allow_objects", ["yes", 1])
+def test_allow_objects_must_be_a_bool(allow_objects):
+    verdict = verify_code(fenced("x = 1\n"), ["assert x"], allow_objects=allow_objects)
+    assert verdict.status == "invalid_reference" and "allow_objects" in verdict.reason
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_looping_program_is_judged_within_the_derived_deadline():
+    # Every case loops: within the item deadline code_budget derives, the worker (which opens its
+    # own Docker pool) still returns a verdict, the cases failed, instead of being killed.
+    from verifiers.code_budget import item_deadline_s
+    from verifiers.pool import VerifierPool, VerifyRequest
+
+    docker_sandbox_or_skip(size=1).close()
+    tests = ["assert f() == 1"] * 3
+    fields = {"tests": tests, "timeout_s": 1.0}
+    deadline = item_deadline_s(per_test_s=1.0, n_tests=len(tests))
+    with VerifierPool("code", workers=1, timeout_s=deadline) as pool:
+        [verdict] = pool.score([VerifyRequest(fenced("def f():\n    while True:\n        pass\n"), None, fields)])
+    assert (verdict.status, verdict.score) == ("ok", 0.0), verdict.reason
+    assert "timeout" in verdict.reason
+
+
+@pytest.mark.docker
+def test_script_using_the_verifier_exits_cleanly_leaving_no_container():
+    # Issue 11: closing the pool at exit used to start threads after the interpreter had shut
+    # its executors down, and printed a traceback at every exit.
+    import subprocess
+    import sys
+
+    docker_sandbox_or_skip(size=1).close()  # skip (or fail under RLVR_REQUIRE_DOCKER) without an engine
+    script = ("from verifiers.code import verify_code\n"
+              "v = verify_code('```python\\ndef f(x):\\n    return x\\n```', ['assert f(1) == 1'])\n"
+              "print(v.status, v.score)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RLVR_CODE_SANDBOX")}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parent.parent, env=env)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert (proc.returncode, stdout.split()) == (0, ["ok", "1.0"]), stderr
+    assert stderr == ""
+    import docker
+
+    client = docker.from_env()
+    left = [c.short_id for c in client.containers.list(all=True, filters={"label": "rlvr.sandbox"})
+            if f":{proc.pid}:" in c.labels.get("rlvr.sandbox.owner", "")]
+    assert not left, f"containers of the exited script still there: {left}"

@@ -46,6 +46,19 @@ def test_run_local_exit_codes(tmp_path, capsys, program, code):
     assert ("passed" if code == 0 else "failed") in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("program, tests, extra, code", [
+    ("def f():\n    return 1\n", "assert f() == 1", [], 0),
+    ("import builtins\nbuiltins.abs = lambda v: 0\ndef f():\n    return 5\n", "assert abs(f() - 1) < 1e-9", [], 1),
+    ("class P:\n    pass\n", "assert P() is not None", [], 1),
+    ("class P:\n    pass\n", "assert P() is not None", ["--allow-objects"], 0),
+])
+def test_run_local_with_tests_under_the_guard(tmp_path, capsys, program, tests, extra, code):
+    (tmp_path / "prog.py").write_text(program)
+    (tmp_path / "tests.py").write_text(tests)
+    args = ["sandbox", "run", str(tmp_path / "prog.py"), "--tests", str(tmp_path / "tests.py"), "--local", *extra]
+    assert cli(args) == code, capsys.readouterr().err
+
+
 def test_run_missing_file_is_exit_2(tmp_path):
     assert cli(["sandbox", "run", str(tmp_path / "absent.py"), "--local"]) == 2
 

@@ -4,16 +4,25 @@ The program is the last fenced block of the sample's language (```python, ```py;
 an untagged block if none is tagged). ``score`` is the fraction of test cases
 passed. Accepted test shapes, from ``reference`` or the ``tests=`` field:
 
-* assert-style code, one string = one test case, run after the program; with
-  ``entry_point=`` a test that defines ``check(candidate)`` is called on it
-  (HumanEval): ``"def check(f):\\n    assert f(2) == 4"``
+* assert-style code, one string = one test case; with ``entry_point=`` a test that
+  defines ``check(candidate)`` is called on it (HumanEval): ``"def check(f):\\n    assert f(2) == 4"``
 * a list of such strings, one test case each (MBPP ``test_list``)
 * stdin/stdout pairs, compared token by token (whitespace-insensitive):
   ``[{"input": "2 3\\n", "output": "5\\n"}, ...]`` or ``{"inputs": [...], "outputs": [...]}`` (APPS)
 * a dict holding any of the above under ``tests``, with ``entry_point`` / ``setup``
-  (code run before the program, e.g. imports), or a JSON string of one.
+  (code run before the program, e.g. imports) / ``allow_objects``, or a JSON string of one.
 
-Other fields: ``language`` (only "python" runs), ``timeout_s`` per test case (default 5).
+What protects each shape. Test code runs after the program, in its interpreter, under the
+sandbox's guard (``sandbox/__init__.py``, property 10): the program's module body and every
+call the tests make run on threads of their own, the environment (builtins, standard-library
+modules, their classes) is put back after each, and every call must return plain data,
+exact built-in types, or the case fails naming the type. A task whose results are objects
+by design (classes under test) sets ``allow_objects: true``: results are then not checked,
+and the tests call the program directly. stdin/stdout pairs need no guard: the comparison
+happens outside the program, on its output.
+
+Other fields: ``language`` (only "python" runs), ``timeout_s`` per test case (default 5;
+``code_budget`` derives the verifier pool's per-item deadline from it).
 
     >>> from verifiers.code import verify_code
     >>> completion = "Here:\\n```python\\ndef square(x):\\n    return x * x\\n```"
@@ -25,7 +34,7 @@ Other fields: ``language`` (only "python" runs), ``timeout_s`` per test case (de
     >>> verify_code(echo, [{"input": "2 3\\n", "output": "5\\n"}]).score
     1.0
 
-A program that fails or times out fails its test case (status "ok", a judgment);
+A program that fails, loops or is refused fails its test case (status "ok", a judgment);
 a sandbox fault is ``error`` naming the container, never a silent 0. Each process
 (e.g. each ``VerifierPool`` worker) lazily opens one sandbox pool, closed at exit;
 ``RLVR_CODE_SANDBOX=local`` swaps in the unsafe ``LocalSandbox`` for trusted code,
@@ -40,20 +49,29 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from verifiers.code_budget import DEFAULT_TIMEOUT_S
 from verifiers.verdict import Verdict, unjudged
 
 LANGUAGE_TAGS = {"python": {"python", "py", "python3", "py3"}}
-DEFAULT_TIMEOUT_S = 5.0
 _FENCE = re.compile(r"```[ \t]*([^\n`]*)\n(.*?)```", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class CodeCase:
-    """One unit of the score: code appended to the program, or a stdin with its expected stdout."""
+    """One unit of the score: test code run after the program, or a stdin with its expected stdout."""
 
     code: str | None = None
     stdin: str | None = None
     expected_stdout: str | None = None
+
+
+@dataclass(frozen=True)
+class CodeTests:
+    """A sample's test cases, the code run before its program, and whether results may be objects."""
+
+    cases: list[CodeCase]
+    setup: str = ""
+    allow_objects: bool = False
 
 
 class BadReference(ValueError):
@@ -68,7 +86,7 @@ def verify_code(completion: str, reference: Any = None, **fields: Any) -> Verdic
     if program is None:
         return unjudged("no_answer", f"no fenced {language} code block in the completion")
     try:
-        cases, setup = parse_tests(reference, fields)
+        tests = parse_tests(reference, fields)
     except BadReference as exc:
         return unjudged("invalid_reference", str(exc), program)
     try:
@@ -76,9 +94,10 @@ def verify_code(completion: str, reference: Any = None, **fields: Any) -> Verdic
     except Exception as exc:  # no engine, no image: cannot judge, and must say so
         return unjudged("error", f"code sandbox unavailable: {type(exc).__name__}: {exc}", program)
     timeout_s = float(fields.get("timeout_s") or DEFAULT_TIMEOUT_S)
-    source = f"{setup}\n{program}" if setup else program
-    results = box.run_batch([_program_for(source, c) for c in cases], stdins=[c.stdin for c in cases],
-                            timeout_s=timeout_s)
+    source = f"{tests.setup}\n{program}" if tests.setup else program
+    cases = tests.cases
+    results = box.run_batch([source] * len(cases), stdins=[c.stdin for c in cases], tests=[c.code for c in cases],
+                            timeout_s=timeout_s, plain_results=not tests.allow_objects)
     return _verdict(cases, results, program)
 
 
@@ -93,8 +112,8 @@ def extract_program(completion: str, language: str = "python") -> str | None:
     return None
 
 
-def parse_tests(reference: Any, fields: dict) -> tuple[list[CodeCase], str]:
-    """Test cases and setup code from any accepted shape (see the module docstring)."""
+def parse_tests(reference: Any, fields: dict) -> CodeTests:
+    """Test cases, setup code and ``allow_objects`` from any accepted shape (see the module docstring)."""
     spec = fields["tests"] if fields.get("tests") is not None else reference
     if isinstance(spec, str) and spec.lstrip()[:1] in ("[", "{"):
         try:
@@ -103,9 +122,11 @@ def parse_tests(reference: Any, fields: dict) -> tuple[list[CodeCase], str]:
             pass  # code that happens to start with a bracket
     entry_point = fields.get("entry_point")
     setup = fields.get("setup") or ""
+    allow_objects = fields.get("allow_objects", False)
     if isinstance(spec, dict):
         entry_point = spec.get("entry_point", entry_point)
         setup = spec.get("setup", setup) or ""
+        allow_objects = spec.get("allow_objects", allow_objects)
         if "inputs" in spec and "outputs" in spec:
             spec = [{"input": i, "output": o} for i, o in zip(spec["inputs"], spec["outputs"])]
         else:
@@ -114,7 +135,9 @@ def parse_tests(reference: Any, fields: dict) -> tuple[list[CodeCase], str]:
         spec = [spec]
     if not isinstance(spec, list) or not spec:
         raise BadReference(f"no test cases found in reference/fields (got {type(spec).__name__})")
-    return [_case(item, entry_point, i) for i, item in enumerate(spec)], setup
+    if not isinstance(allow_objects, bool):
+        raise BadReference(f"allow_objects must be true or false, got {allow_objects!r}")
+    return CodeTests([_case(item, entry_point, i) for i, item in enumerate(spec)], setup, allow_objects)
 
 
 def _case(item: Any, entry_point: str | None, index: int) -> CodeCase:
@@ -131,10 +154,6 @@ def _case(item: Any, entry_point: str | None, index: int) -> CodeCase:
 
 def _text(value: Any) -> str:
     return "\n".join(map(str, value)) + "\n" if isinstance(value, list) else str(value)
-
-
-def _program_for(source: str, case: CodeCase) -> str:
-    return f"{source}\n\n{case.code}" if case.code is not None else source
 
 
 def _case_passed(case: CodeCase, result) -> bool:
