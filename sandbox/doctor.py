@@ -26,13 +26,18 @@ def diagnose(pool_size: int = 2, samples: int = 20) -> dict:
     except Exception as exc:
         return {"checks": [_row("engine", False, str(exc))]}
 
+    from docker.errors import ImageNotFound
+
     tag = image_tag()
     try:
         image = client.images.get(tag)
         checks.append(_row("image", True, f"{tag}, {image.attrs.get('Size', 0) / 1e6:.0f} MB, "
                                           f"created {image.attrs.get('Created', '?')[:19]}"))
-    except Exception:
+    except ImageNotFound:
         checks.append(_row("image", False, f"{tag} not found: run `rlvr sandbox build-image --offline`"))
+        return {"checks": checks}
+    except Exception as exc:  # the engine answered but could not say: that is not a missing image
+        checks.append(_row("image", False, f"could not inspect {tag}: {type(exc).__name__}: {exc}"))
         return {"checks": checks}
 
     stale = len(orphaned_containers(client))

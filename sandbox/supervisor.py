@@ -151,7 +151,10 @@ def execute(child: Child, request: dict, kill_tree, oom_kills=lambda: 0) -> dict
         os.close(fd)
     if fds.get("stdin") is not None:
         os.close(fds["stdin"])
-    return _judge(outcome, status, outputs, token, cap, duration, oom_kills() > ooms_before)
+    ooms_after = oom_kills()
+    # An unreadable counter (None) proves nothing either way: a memory kill then shows as MemoryError or SIGKILL.
+    oom_killed = ooms_before is not None and ooms_after is not None and ooms_after > ooms_before
+    return _judge(outcome, status, outputs, token, cap, duration, oom_killed)
 
 
 def _watch(child: Child, stdin: bytes, outputs: dict, cap: int, deadline: float):
@@ -341,7 +344,8 @@ def _processes() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
 
 
-def cgroup_oom_kills() -> int:
+def cgroup_oom_kills() -> int | None:
+    """The memory cgroup's OOM-kill count; None when no counter can be read (unknown, not zero)."""
     for path, key in (("/sys/fs/cgroup/memory.events", "oom_kill"),
                       ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")):
         try:
@@ -352,7 +356,7 @@ def cgroup_oom_kills() -> int:
                         return int(value)
         except OSError:
             continue
-    return 0
+    return None
 
 
 def _harden_self() -> None:

@@ -82,3 +82,42 @@ def test_run_and_doctor_in_docker(tmp_path, capsys):
     assert (result["status"], result["stdout"]) == ("passed", "SHOUT")
     assert cli(["sandbox", "doctor"]) == 0
     assert "BAD" not in capsys.readouterr().out
+
+
+def test_doctor_tells_a_missing_image_from_an_engine_that_cannot_answer(monkeypatch):
+    import docker.errors
+
+    import sandbox.docker_sandbox as docker_sandbox
+    from sandbox.doctor import diagnose
+
+    class Images:
+        def __init__(self, error):
+            self.error = error
+
+        def get(self, tag):
+            raise self.error
+
+    class Client:
+        def __init__(self, error):
+            self.images = Images(error)
+
+        def version(self):
+            return {"Version": "test", "ApiVersion": "1", "Os": "linux", "Arch": "amd64"}
+
+    for error, expected in ((docker.errors.ImageNotFound("no such image"), "not found: run `rlvr sandbox build-image"),
+                            (docker.errors.APIError("500 Server Error: storage driver failed"), "could not inspect")):
+        monkeypatch.setattr(docker_sandbox, "connect", lambda error=error: Client(error))
+        image_row = diagnose()["checks"][1]
+        assert image_row["name"] == "image" and not image_row["ok"] and expected in image_row["detail"]
+
+
+def test_an_unreadable_oom_counter_is_unknown_not_zero(monkeypatch):
+    import builtins
+
+    from sandbox import supervisor
+
+    def no_cgroup(path, *args, **kwargs):
+        raise OSError("no memory cgroup here")
+
+    monkeypatch.setattr(builtins, "open", no_cgroup)
+    assert supervisor.cgroup_oom_kills() is None

@@ -16,9 +16,10 @@ import multiprocessing
 import os
 import sys
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from pebble import ProcessExpired, ProcessPool
 
@@ -32,13 +33,15 @@ _PRELOAD = ["sympy", "verifiers.math"]
 
 @dataclass(frozen=True)
 class VerifyRequest:
-    """One item to judge. ``verifier`` overrides the pool's default for this item."""
+    """One item to judge. ``verifier`` overrides the pool's default for this item, ``timeout_s`` its
+    per-item deadline (e.g. a code item's, derived from its test count: ``verifiers.code_budget``)."""
 
     completion: str
     reference: Any
     fields: Mapping[str, Any] = field(default_factory=dict)
     verifier: str | None = None
     item_id: str | None = None
+    timeout_s: float | None = None
 
 
 _resolved: dict[Any, Callable[..., Any]] = {}
@@ -100,7 +103,8 @@ class VerifierPool:
             yield self._collect(*pending.popleft())
 
     def _schedule(self, request: VerifyRequest):
-        return self._pool.schedule(run_verifier, args=(request.verifier or self.verifier, request), timeout=self.timeout_s)
+        return self._pool.schedule(run_verifier, args=(request.verifier or self.verifier, request),
+                                   timeout=request.timeout_s or self.timeout_s)
 
     def score(self, requests: Sequence[VerifyRequest]) -> list[Verdict]:
         return list(self.imap(requests))
@@ -110,7 +114,7 @@ class VerifierPool:
         try:
             return future.result()
         except FutureTimeout:
-            return unjudged("timeout", f"{label} exceeded the {self.timeout_s:g}s budget; its worker was killed")
+            return unjudged("timeout", f"{label} exceeded the {request.timeout_s or self.timeout_s:g}s budget; its worker was killed")
         except ProcessExpired as exc:
             return unjudged("error", f"{label}: verifier worker died (exit code {exc.exitcode})")
         except Exception as exc:  # e.g. an unpicklable reference or result
@@ -120,7 +124,7 @@ class VerifierPool:
         self._pool.stop()
         self._pool.join()
 
-    def __enter__(self) -> "VerifierPool":
+    def __enter__(self) -> VerifierPool:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -34,7 +34,7 @@ def dry_run(config: ExperimentConfig) -> list[str]:
             "verifiers: " + verifier_counts(train + heldout),
             "rewards: " + rewards_line(config),
             f"sft: {config.sft.steps} steps; grpo: {config.run.total_steps} steps x {r.prompts_per_step} prompts x {r.group_size} samples",
-            f"actors: {r.num_actors} rollout, {config.learner.num_learners} learner(s); out: {config.run.out_dir}",
+            _actors_line(config) + f"; out: {config.run.out_dir}",
         ]
         return lines
     _, heldout = load_splits(config.data)
@@ -51,6 +51,16 @@ def dry_run(config: ExperimentConfig) -> list[str]:
         lines.append(f"  {index + 1}. {stage.label} ({stage.kind}): {line}")
     lines.append(f"out: {config.run.out_dir}")
     return lines
+
+
+def _actors_line(config: ExperimentConfig) -> str:
+    from rl.engine.actors import colocated
+
+    learners, r = config.learner.num_learners, config.rollout
+    if colocated(config):
+        return f"actors: {learners} learner(s) ({config.learner.strategy}), each generating its own shard (colocated, {r.backend} backend)"
+    return (f"actors: {r.num_actors} rollout ({r.backend} backend, weight sync {r.weight_sync}), "
+            f"{learners} learner(s) ({config.learner.strategy})")
 
 
 def _model_line(model: str) -> str:

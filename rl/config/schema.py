@@ -198,7 +198,7 @@ class LearnerConfig:
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # forward/backward under autocast, fp32 master weights; auto: bf16 on a GPU, no on CPU
     strategy: Literal["ddp", "fsdp"] = "ddp"  # ddp: a full replica per learner; fsdp: parameters, gradients and optimizer state sharded (FSDP2)
     gradient_checkpointing: bool = False  # recompute activations in backward: long completions fit, ~30% more compute
-    offload_optimizer: bool = False  # fsdp only: optimizer state in CPU memory (frees 8 bytes/param on the GPU)
+    offload_optimizer: bool = False  # fsdp only: fp32 master weights, gradients and Adam state in CPU memory, Adam steps there (frees 16 bytes/param on the GPU, costs a CPU optimizer step)
     num_cpus: float = 1  # Ray CPUs per learner (also its torch threads)
     num_gpus: float = 0  # Ray GPUs per learner; 0 on CPU machines
     resources: Mapping[str, float] = field(default_factory=dict)  # custom Ray resources per learner bundle
@@ -212,6 +212,12 @@ class LearnerConfig:
             raise _invalid("mixed_precision", f"{self.mixed_precision} on CPU is slower than float32; use no or auto")
         if self.offload_optimizer and self.strategy != "fsdp":
             raise _invalid("offload_optimizer", "needs strategy fsdp (a ddp replica keeps its optimizer state on its device)")
+        on_cpu = self.device == "cpu" or (self.device == "auto" and not self.num_gpus)  # auto in a Ray actor without a GPU: cpu
+        if self.offload_optimizer and on_cpu:
+            raise _invalid("offload_optimizer", "is for GPU learners: on CPU the optimizer state is in CPU memory already")
+        if self.strategy == "fsdp" and self.num_learners == 1 and on_cpu:
+            raise _invalid("strategy", "fsdp with one learner on CPU shards nothing and offloads nothing: use ddp "
+                           "(fsdp pays off with several learners, or on one GPU with offload_optimizer)")
 
 
 def _default_reward_components() -> tuple[RewardComponent, ...]:
@@ -287,6 +293,9 @@ class RunConfig:
     resume: bool = False  # continue from the latest checkpoint in out_dir
     actor_timeout_s: float = 600  # a Ray call slower than this fails the run loudly instead of hanging it
     verifier_timeout_s: float = 5.0  # per completion; a stuck verifier costs its item a timeout, not the step
+    code_test_timeout_s: float = 2.0  # the code verifier's one time setting: each test case's limit (a loop fails its case); item deadlines derive from it
+    code_item_deadline_s: float = 0.0  # 0: derived per item (start-up + tests x (limit + overhead)); a fixed value must fit code_max_tests cases
+    code_max_tests: int = 16  # most test cases one code item may carry; more is a data error naming the item
     max_unjudged_fraction: float = 0.25  # unjudged samples (timeout, error) are masked; past a quarter of a step the verifier, not the policy, is the story: stop
     eval_modes: tuple[str, ...] = ()  # held-out evals in these thinking modes (think, no_think); empty: each prompt's own mode
 
@@ -294,6 +303,16 @@ class RunConfig:
         if not self.out_dir:
             raise _invalid("out_dir", "must not be empty")
         _at_least(self, 0, "total_steps", "eval_every", "save_every")
+        _positive(self, "code_test_timeout_s")
+        _at_least(self, 1, "code_max_tests")
+        _at_least(self, 0, "code_item_deadline_s")
+        if self.code_item_deadline_s:
+            from verifiers.code_budget import check_code_budget  # arithmetic only: no torch, no docker
+
+            try:
+                check_code_budget(self.code_test_timeout_s, self.code_item_deadline_s, self.code_max_tests)
+            except ValueError as exc:
+                raise _invalid("code_item_deadline_s", f"does not fit: {exc}") from None
         if not 0 <= self.max_unjudged_fraction <= 1:
             raise _invalid("max_unjudged_fraction", f"must be in [0, 1], got {self.max_unjudged_fraction}")
         for mode in self.eval_modes:
@@ -304,9 +323,17 @@ class RunConfig:
 
 
 # Sections a stage may change; the model is the previous stage's checkpoint and the run
-# directory is the pipeline's, so neither is a stage's to set.
+# directory is the pipeline's, so neither is a stage's to set (a stage's model section holds
+# only its LoRA settings: StageModelConfig).
 STAGE_SECTIONS = ("data", "rollout", "algorithm", "learner", "rewards", "sft", "dpo", "run")
 STAGE_FIXED_RUN_KEYS = ("out_dir", "resume", "seed")
+
+
+@dataclass(frozen=True)
+class StageModelConfig:
+    """What a stage may change of the model: its LoRA settings (the weights are the previous stage's)."""
+
+    lora: Mapping[str, Any] = field(default_factory=dict)  # e.g. {r: 16}: this stage trains an adapter; {r: 0}: in full; empty: the experiment's model.lora
 
 
 @dataclass(frozen=True)
@@ -320,6 +347,7 @@ class StageConfig:
 
     kind: str  # sft (supervised, on worked solutions / assistant turns), grpo, dpo, or eval (no update)
     name: str = ""  # unique within the pipeline; names the stage's directory and results; default: the kind
+    model: StageModelConfig = field(default_factory=StageModelConfig)  # only {lora: {r: 16}}: e.g. full SFT, then LoRA GRPO
     data: Mapping[str, Any] = field(default_factory=dict)  # e.g. {train_file: cold_start.jsonl}; held-out evals stay on the experiment's split
     rollout: Mapping[str, Any] = field(default_factory=dict)  # e.g. {group_size: 16}
     algorithm: Mapping[str, Any] = field(default_factory=dict)  # e.g. {kl_coef: 0.01}
@@ -341,7 +369,8 @@ class StageConfig:
 
     def sections(self) -> dict[str, Mapping[str, Any]]:
         """The sections this stage changes, by name."""
-        return {name: getattr(self, name) for name in STAGE_SECTIONS if getattr(self, name)}
+        out = {name: getattr(self, name) for name in STAGE_SECTIONS if getattr(self, name)}
+        return {"model": {"lora": self.model.lora}, **out} if self.model.lora else out
 
 
 @dataclass(frozen=True)
@@ -368,6 +397,10 @@ class ExperimentConfig:
         for key, batch in (("sft.batch_size", self.sft.batch_size), ("dpo.batch_size", self.dpo.batch_size)):
             if batch < learners:  # each data-parallel learner needs at least one example per step
                 raise _invalid(key, f"({batch}) must be at least learner.num_learners ({learners})")
+        if self.rollout.colocate and self.learner.strategy == "fsdp":  # a shard cannot sample; ranks would stop at different lengths
+            raise _invalid("rollout.colocate", "needs learner.strategy ddp: colocated learners sample from their own full module, "
+                           "and an FSDP learner holds a shard (every token would all-gather, and ranks finish at different lengths); "
+                           "set rollout.colocate: false to use rollout actors")
 
 
 def _did_you_mean(word: str, choices: typing.Iterable[str]) -> str:

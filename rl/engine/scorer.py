@@ -11,14 +11,17 @@ from statistics import mean
 
 from rewards import RewardFunction
 from rl.config import ExperimentConfig
-from rl.data.records import RolloutGroup, ScoredGroup, ScoredRollout, flatten
+from rl.data.records import Rollout, RolloutGroup, ScoredGroup, ScoredRollout, flatten
 from verifiers import VerifierPool, VerifyRequest
+from verifiers.code_budget import item_deadline_s
 from verifiers.verdict import STATUSES
 
 
 class RolloutScorer:
     def __init__(self, config: ExperimentConfig, *, workers: int | None = None):
         self.max_tokens = config.rollout.max_new_tokens
+        self.run = config.run
+        self.default_verifier = config.data.default_verifier
         self.pool = VerifierPool(config.data.default_verifier, workers=workers, timeout_s=config.run.verifier_timeout_s)
         self.reward = RewardFunction(config.rewards.components)
 
@@ -28,10 +31,7 @@ class RolloutScorer:
         return [ScoredGroup(group.prompt, tuple(next(scored) for _ in group.rollouts)) for group in groups]
 
     def _score_all(self, rollouts) -> list[ScoredRollout]:
-        requests = [
-            VerifyRequest(r.text, r.prompt.reference, r.prompt.fields, verifier=r.prompt.verifier, item_id=r.prompt.id)
-            for r in rollouts
-        ]
+        requests = [self._request(r) for r in rollouts]
         verdicts = self.pool.score(requests)
         scored = []
         for rollout, verdict in zip(rollouts, verdicts):
@@ -41,6 +41,19 @@ class RolloutScorer:
             )
             scored.append(ScoredRollout(rollout, verdict, reward.total, dict(reward.components)))
         return scored
+
+    def _request(self, rollout: Rollout) -> VerifyRequest:
+        prompt = rollout.prompt
+        if (prompt.verifier or self.default_verifier) != "code":
+            return VerifyRequest(rollout.text, prompt.reference, prompt.fields, verifier=prompt.verifier, item_id=prompt.id)
+        # Code: every test case gets run.code_test_timeout_s, and the item a deadline that outlasts all of
+        # them timing out, so that a looping program fails its cases (judged) instead of the item (unjudged).
+        n_tests = max(1, len(prompt.fields.get("tests") or ()))
+        if n_tests > self.run.code_max_tests:
+            raise ValueError(f"prompt {prompt.id!r}: {n_tests} test cases, more than run.code_max_tests={self.run.code_max_tests}")
+        deadline = self.run.code_item_deadline_s or item_deadline_s(self.run.code_test_timeout_s, n_tests)
+        fields = {**prompt.fields, "timeout_s": self.run.code_test_timeout_s}
+        return VerifyRequest(rollout.text, prompt.reference, fields, verifier=prompt.verifier, item_id=prompt.id, timeout_s=deadline)
 
     def close(self) -> None:
         self.pool.close()
