@@ -92,4 +92,6 @@ for _kind in ("sft", "grpo", "dpo", "eval"):
 
 # (model_path, data config, rollout config, *, device, threads) -> a RolloutWorker-like sampler (rl.engine.rollout)
 ROLLOUT_BACKENDS: Registry[Any] = Registry("rollout backend")
-ROLLOUT_BACKENDS.add("hf", "rl.engine.rollout:RolloutWorker")
+ROLLOUT_BACKENDS.add("hf", "rl.engine.rollout:RolloutWorker")  # transformers generate
+ROLLOUT_BACKENDS.add("static", "rl.engine.static_decode:StaticCacheWorker")  # static KV cache, decode step replayed as a CUDA graph
+ROLLOUT_BACKENDS.add("static_compile", "rl.engine.static_decode:CompiledStepWorker")  # the same, step through torch.compile

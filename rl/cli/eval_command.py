@@ -2,7 +2,7 @@
 
     rlvr eval runs/arith/final bench.jsonl --samples 8 --temperature 0.6 --mode both -o preds.jsonl
 
-The model loads in this process (no Ray) into a ``RolloutWorker``. Every prompt gets K samples,
+The model loads in this process (no Ray) into a sampler of the chosen rollout backend. Every prompt gets K samples,
 written to a predictions JSONL (``id``, ``prompt``, ``completion``, ``reference``, ``verifier``,
 ``mode``, ``num_tokens``, ``finished`` and the record's other fields); that file then goes
 through ``rlvr score`` itself, so the figures (accuracy, pass@k, maj@k) are exactly the ones
@@ -54,6 +54,7 @@ def add_eval_command(subparsers) -> None:
     p.add_argument("--system-prompt", help="system message for prompts that bring none")
     p.add_argument("--batch-size", type=positive(int), default=16, help="prompts per generate call (default: %(default)s)")
     p.add_argument("--device", default="auto", help='"auto": cuda when visible, else cpu (default: %(default)s)')
+    p.add_argument("--backend", default="hf", help="rollout backend, as rollout.backend: hf, static, ... (default: %(default)s)")
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
                    help="weights to sample with, as rollout.dtype: auto = bfloat16 on a GPU, float32 on CPU (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
@@ -72,7 +73,7 @@ def prediction_paths(output: Path, mode: str) -> list[tuple[str, Path]]:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from rl.config import DataConfig, RolloutConfig
+    from rl.config import ConfigError, DataConfig, RolloutConfig
     from rl.data.prompts import DataError, load_prompts
     from rl.engine.policy import PolicyError
 
@@ -89,11 +90,11 @@ def run_eval(args: argparse.Namespace) -> int:
         prompts = load_prompts(args.benchmark, data)
         if not prompts:
             return _fail(f"{args.benchmark}: no prompts")
-        from rl.engine.rollout import RolloutWorker
+        from rl.registries import ROLLOUT_BACKENDS
 
-        rollout = RolloutConfig(max_new_tokens=args.max_new_tokens, top_p=args.top_p, dtype=args.dtype)
-        worker = RolloutWorker(str(args.model), data, rollout, device=args.device, dtype=args.dtype)
-    except (DataError, PolicyError) as exc:
+        rollout = RolloutConfig(max_new_tokens=args.max_new_tokens, top_p=args.top_p, dtype=args.dtype, backend=args.backend)
+        worker = ROLLOUT_BACKENDS.get(args.backend)(str(args.model), data, rollout, device=args.device, dtype=args.dtype)
+    except (ConfigError, DataError, PolicyError) as exc:
         return _fail(str(exc))
     lengths = {}
     for mode, path in runs:

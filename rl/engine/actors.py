@@ -1,15 +1,28 @@
 """Ray plumbing: place rollout and learner actors, fan calls out, sync weights.
 
-Actors are thin: ``RolloutActor`` and ``LearnerActor`` are the plain ``RolloutWorker`` and
-``Learner`` (which tests drive without Ray) made remote, so every call is a real method:
-``actor.generate.remote(...)``, ``learner.grpo_step.remote(...)``. ``Cluster`` fires a call
-at every actor first and collects with one ``ray.get`` under a deadline; a dead or stuck
-actor raises ``ActorFailure`` naming it, never a hang.
+Actors are thin: ``RolloutActor`` holds the configured rollout backend (``rollout.backend``, a
+``RolloutWorker``) and ``LearnerActor`` is the plain ``Learner`` (both of which tests drive
+without Ray) made remote, so every call is a real method: ``actor.generate.remote(...)``,
+``learner.grpo_step.remote(...)``. ``Cluster`` fires a call at every actor first and collects
+with one ``ray.get`` under a deadline; a dead or stuck actor raises ``ActorFailure`` naming it,
+never a hang.
 
 Placement is by Ray resources, so one YAML runs on a laptop or a cluster: each
 rollout actor asks for ``rollout.num_cpus``/``num_gpus`` plus custom
 ``rollout.resources``; the learners share a placement group of one bundle each
 (``learner.placement`` PACK or SPREAD).
+
+Where rollouts come from (``rollout.colocate``; None: colocated when learners have GPUs):
+
+* colocated: there are no rollout actors; each learner samples its shard of the prompts from
+  its own, just-updated module (``Learner.generate``), and ``sync_weights`` only bumps the
+  version. What verl and OpenRLHF call the hybrid engine: no weight transfer at all, and one GPU
+  can hold it all.
+* separate: rollout actors hold their own copy, and after each update learner 0 broadcasts its
+  weights to them over a process group of their own (``rl.engine.weight_sync``), or, as a
+  fallback (``rollout.weight_sync: object_store``), sends them through Ray's object store.
+
+Evaluation-only clusters (``with_learners=False``) always have rollout actors.
 """
 from __future__ import annotations
 
@@ -22,10 +35,12 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 from ray.util.placement_group import placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from rl.config import ExperimentConfig
+from rl.config import DataConfig, ExperimentConfig, LoRAConfig, RolloutConfig
 from rl.data.records import PreferencePair, Prompt, RolloutGroup, TrainSequence
 from rl.engine.learner import Learner
-from rl.engine.rollout import RolloutWorker
+from rl.engine.lora import trained_state
+from rl.engine.weight_sync import Endpoint, TensorSpec, WeightChannel, endpoint, transport
+from rl.registries import ROLLOUT_BACKENDS
 
 
 class ActorFailure(RuntimeError):
@@ -38,8 +53,37 @@ class _Located:
         return ray.get_runtime_context().get_node_id()
 
 
-class RolloutActor(RolloutWorker, _Located):
-    """A ``RolloutWorker`` in its own Ray actor."""
+class RolloutActor(_Located):
+    """The configured rollout backend in its own Ray actor, and its end of the weight sync."""
+
+    def __init__(self, model_path: str, data: DataConfig, rollout: RolloutConfig, *, device: str, threads: int, dtype: str,
+                 lora: LoRAConfig | None = None):
+        backend = ROLLOUT_BACKENDS.get(rollout.backend)
+        adapter = {"lora": lora} if lora is not None and lora.enabled else {}  # model.lora: the rollout holds the adapter too
+        self.worker = backend(model_path, data, rollout, device=device, threads=threads, dtype=dtype, **adapter)
+
+    def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
+                 enable_thinking: bool | None = None) -> list[RolloutGroup]:
+        return self.worker.generate(prompts, num_samples, temperature=temperature, seed=seed, enable_thinking=enable_thinking)
+
+    def set_weights(self, state_dict: dict[str, Any], version: int) -> int:
+        return self.worker.set_weights(state_dict, version)
+
+    def weight_endpoint(self) -> Endpoint:
+        return endpoint(trained_state(self.worker.model))  # with LoRA, only the adapter travels
+
+    def join_weight_sync(self, host: str, port: int, *, rank: int, world_size: int, backend: str,
+                         plan: tuple[TensorSpec, ...], timeout_s: float) -> None:
+        self.weight_channel = WeightChannel(host, port, rank=rank, world_size=world_size, backend=backend, plan=plan,
+                                            timeout_s=timeout_s)
+
+    def receive_weights(self, version: int) -> int:
+        self.weight_channel.receive(version, self.worker.load_weights)
+        self.worker.version = version
+        return version
+
+    def ping(self) -> int:
+        return self.worker.version
 
 
 class LearnerActor(Learner, _Located):
@@ -71,61 +115,123 @@ def gather(refs: Sequence[Any], names: Sequence[str], what: str, timeout_s: floa
         raise ActorFailure(f"{what} failed: {exc}") from exc
 
 
+def colocated(config: ExperimentConfig) -> bool:
+    """Whether learners generate their own rollouts: ``rollout.colocate``, or when unset, whether learners
+    have GPUs (there, a second copy of the model and its transfer cost more than they save)."""
+    if config.rollout.colocate is not None:
+        return config.rollout.colocate
+    return config.learner.num_gpus > 0 and config.learner.strategy == "ddp"  # an FSDP shard cannot sample alone
+
+
 class Cluster:
-    """The rollout actors and learner actors of one run."""
+    """The rollout actors (none when colocated) and learner actors of one run."""
 
     def __init__(self, config: ExperimentConfig, model_path: str, *, with_learners: bool = True):
         """``with_learners=False``: rollout actors only, for evaluation (no optimizer, no second weight copy)."""
         self.cfg = config
         self.timeout_s = config.run.actor_timeout_s
-        r, lc = config.rollout, config.learner
-        self.rollouts = [
+        self.version = 0
+        self.colocated = with_learners and colocated(config)
+        r = config.rollout
+        self.rollouts = [] if self.colocated else [
             RemoteRollout.options(num_cpus=r.num_cpus, num_gpus=r.num_gpus, resources=dict(r.resources) or None).remote(
-                model_path, config.data, r, device=r.device, threads=max(1, int(r.num_cpus)), dtype=r.dtype)
+                model_path, config.data, r, device=r.device, threads=max(1, int(r.num_cpus)), dtype=r.dtype, lora=config.model.lora)
             for _ in range(r.num_actors)
         ]
-        self.rollout_names = [f"rollout actor {i}" for i in range(r.num_actors)]
-        self.version = 0
+        self.rollout_names = [f"rollout actor {i}" for i in range(len(self.rollouts))]
         self.group, self.learners, self.learner_names = None, [], []
         ready = [a.ping.remote() for a in self.rollouts]
         if with_learners:
-            bundle = {"CPU": lc.num_cpus, **({"GPU": lc.num_gpus} if lc.num_gpus else {}), **dict(lc.resources)}
-            self.group = placement_group([bundle] * lc.num_learners, strategy=lc.placement)
-            gather([self.group.ready()], ["learner placement group"], "placing learners", self.timeout_s)
-            in_bundle = [PlacementGroupSchedulingStrategy(self.group, placement_group_bundle_index=i) for i in range(lc.num_learners)]
-            ip, port = gather([_rendezvous_address.options(scheduling_strategy=in_bundle[0]).remote()],
-                              ["learner 0's node"], "learner address", self.timeout_s)[0]
-            self.learners = [
-                RemoteLearner.options(num_cpus=lc.num_cpus, num_gpus=lc.num_gpus, scheduling_strategy=in_bundle[i]).remote(
-                    model_path, lc, config.algorithm, temperature=r.temperature, rank=i, world_size=lc.num_learners,
-                    master_addr=ip, master_port=port, threads=max(1, int(lc.num_cpus)))
-                for i in range(lc.num_learners)
-            ]
-            self.learner_names = [f"learner {i}" for i in range(lc.num_learners)]
-            ready += [a.ping.remote() for a in self.learners]
+            ready += self._start_learners(model_path)
         gather(ready, self.rollout_names + self.learner_names, "starting actors", self.timeout_s)
+        self.weight_sync = "none"  # how sync_weights moves weights: colocated, nccl, gloo, object_store
+        if self.colocated:
+            refs = [a.attach_sampler.remote(config.data, r) for a in self.learners]
+            gather(refs, self.learner_names, "colocated samplers", self.timeout_s)
+            self.weight_sync = "colocated"
+            print(f"placement: colocated, {len(self.learners)} learner(s) generate their own rollouts; no weight transfer")
+        elif with_learners:
+            self._connect_weight_sync()
+
+    def _start_learners(self, model_path: str) -> list:
+        lc, r = self.cfg.learner, self.cfg.rollout
+        bundle = {"CPU": lc.num_cpus, **({"GPU": lc.num_gpus} if lc.num_gpus else {}), **dict(lc.resources)}
+        self.group = placement_group([bundle] * lc.num_learners, strategy=lc.placement)
+        gather([self.group.ready()], ["learner placement group"], "placing learners", self.timeout_s)
+        in_bundle = [PlacementGroupSchedulingStrategy(self.group, placement_group_bundle_index=i) for i in range(lc.num_learners)]
+        ip, port = self._free_address_on_learner_0()
+        self.learners = [
+            RemoteLearner.options(num_cpus=lc.num_cpus, num_gpus=lc.num_gpus, scheduling_strategy=in_bundle[i]).remote(
+                model_path, lc, self.cfg.algorithm, temperature=r.temperature, rank=i, world_size=lc.num_learners,
+                master_addr=ip, master_port=port, threads=max(1, int(lc.num_cpus)), lora=self.cfg.model.lora)
+            for i in range(lc.num_learners)
+        ]
+        self.learner_names = [f"learner {i}" for i in range(lc.num_learners)]
+        return [a.ping.remote() for a in self.learners]
+
+    def _free_address_on_learner_0(self) -> tuple[str, int]:
+        strategy = PlacementGroupSchedulingStrategy(self.group, placement_group_bundle_index=0)
+        return gather([_rendezvous_address.options(scheduling_strategy=strategy).remote()],
+                      ["learner 0's node"], "learner address", self.timeout_s)[0]
+
+    def _connect_weight_sync(self) -> None:
+        """Choose the transport once, say which, and for a collective one form the group (learner 0 = rank 0)."""
+        exporters = self._exporters()
+        names = self.learner_names[: len(exporters)] + self.rollout_names
+        ends = gather([a.weight_endpoint.remote() for a in exporters] + [a.weight_endpoint.remote() for a in self.rollouts],
+                      names, "weight sync endpoints", self.timeout_s)
+        self.weight_sync, why = transport(self.cfg.rollout.weight_sync, ends[0], ends[len(exporters):])
+        if self.weight_sync == "object_store":
+            print(f"weight sync: object store (the fallback; every step pickles the whole model through Ray): {why}")
+            return
+        plan, ip, port = ends[len(exporters)].tensors, *self._free_address_on_learner_0()
+        world = 1 + len(self.rollouts)
+        join = dict(world_size=world, backend=self.weight_sync, plan=plan, timeout_s=self.timeout_s)
+        refs = [self.learners[0].join_weight_sync.remote(ip, port, **join)]
+        refs += [a.join_weight_sync.remote(ip, port, rank=i + 1, **join) for i, a in enumerate(self.rollouts)]
+        gather(refs, self.learner_names[:1] + self.rollout_names, "forming the weight-sync group", self.timeout_s)
+        print(f"weight sync: collective ({self.weight_sync} broadcast from learner 0 to {len(self.rollouts)} rollout actor(s); {why})")
+
+    def _exporters(self) -> list:
+        """The learners that take part when learner 0 exports its weights: under fsdp all of them (gathering
+        the shards is a collective every learner must join), else learner 0 alone."""
+        return self.learners if self.cfg.learner.strategy == "fsdp" else self.learners[:1]
 
     def placement(self) -> dict[str, list[str]]:
-        """Ray node id of every actor (recorded in summary.json: where did what run)."""
+        """Ray node id of every actor (recorded in summary.json: where did what run). Colocated, the
+        rollouts are generated where the learners are."""
         refs = [a.node_id.remote() for a in self.rollouts + self.learners]
         nodes = gather(refs, self.rollout_names + self.learner_names, "placement", self.timeout_s)
-        return {"rollout": nodes[: len(self.rollouts)], "learners": nodes[len(self.rollouts):]}
+        learners = nodes[len(self.rollouts):]
+        return {"rollout": learners if self.colocated else nodes[: len(self.rollouts)], "learners": learners}
 
     # ---------------------------------------------------------------- rollouts
     def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
                  enable_thinking: bool | None = None) -> list[RolloutGroup]:
-        """One group of ``num_samples`` rollouts per prompt, in prompt order; prompts split evenly across actors."""
-        shards = _split(list(prompts), len(self.rollouts))
-        busy = [(a, name, shard) for a, name, shard in zip(self.rollouts, self.rollout_names, shards) if shard]
-        refs = [a.generate.remote(shard, num_samples, temperature=temperature, seed=seed + i, enable_thinking=enable_thinking)
+        """One group of ``num_samples`` rollouts per prompt, in prompt order; prompts split evenly across the
+        samplers (the learners when colocated, else the rollout actors), shard ``i`` seeded ``seed + i``."""
+        samplers, names = (self.learners, self.learner_names) if self.colocated else (self.rollouts, self.rollout_names)
+        # A colocated learner's weights are always the newest; it is told which version that is.
+        version = {"version": self.version} if self.colocated else {}
+        shards = _split(list(prompts), len(samplers))
+        busy = [(a, name, shard) for a, name, shard in zip(samplers, names, shards) if shard]
+        refs = [a.generate.remote(shard, num_samples, temperature=temperature, seed=seed + i, enable_thinking=enable_thinking,
+                                  **version)
                 for i, (a, _, shard) in enumerate(busy)]
         return [group for part in gather(refs, [n for _, n, _ in busy], "generation", self.timeout_s) for group in part]
 
     def sync_weights(self, version: int) -> None:
-        """Learner 0's weights to every rollout actor, through the object store (no driver copy)."""
-        weights = self.learners[0].get_weights.remote()
-        refs = [a.set_weights.remote(weights, version) for a in self.rollouts]
-        gather(refs, self.rollout_names, f"weight sync to version {version}", self.timeout_s)
+        """Learner 0's weights to every rollout actor, tagged ``version``; colocated, only the version changes."""
+        exporters = self._exporters()
+        names = self.learner_names[: len(exporters)] + self.rollout_names
+        if self.weight_sync in ("nccl", "gloo"):
+            refs = [a.send_weights.remote(version) for a in exporters] + [a.receive_weights.remote(version) for a in self.rollouts]
+            gather(refs, names, f"weight sync to version {version}", self.timeout_s)
+        elif self.weight_sync == "object_store":
+            weights = self.learners[0].get_weights.remote()  # one copy in the object store, no driver copy
+            refs = [a.send_weights.remote(version) for a in exporters[1:]]  # fsdp: the others join the gather, send nothing
+            refs += [a.set_weights.remote(weights, version) for a in self.rollouts]
+            gather(refs, names[1:], f"weight sync to version {version}", self.timeout_s)
         self.version = version
 
     # ---------------------------------------------------------------- learners

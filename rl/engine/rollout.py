@@ -2,29 +2,50 @@
 
 ``RolloutWorker`` is a plain class (tests drive it without Ray); ``rl.engine.actors`` wraps it
 as a Ray actor. It holds a copy of the policy and receives new weights, tagged with a
-version number, from the learners after every update.
+version number, from the learners after every update. ``RolloutWorker.around`` builds one
+around a model that already exists instead: a colocated learner (``rollout.colocate``)
+samples from its own training module that way, with no copy and no weight transfer.
+
+``generate`` renders and tokenizes the prompts, asks ``_sample`` for the tokens, and builds the
+groups. ``_sample`` is all a rollout backend (``rollout.backend``, ``rl.registries.ROLLOUT_BACKENDS``)
+replaces: this class's is transformers' ``generate``; ``rl.engine.static_decode`` has a static KV
+cache whose decode step is replayed as a CUDA graph.
 """
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 import torch
 
-from rl.config import DataConfig, RolloutConfig
+from rl.config import DataConfig, LoRAConfig, RolloutConfig
 from rl.data.prompts import prompt_mode, render_prompt
 from rl.data.records import Prompt, Rollout, RolloutGroup
+from rl.engine.lora import load_trained_state
 from rl.engine.policy import load_policy
 
 
 class RolloutWorker:
     def __init__(self, model_path: str, data: DataConfig, rollout: RolloutConfig, *, device: str = "cpu", threads: int | None = None,
-                 dtype: str = "auto"):
+                 dtype: str = "auto", lora: LoRAConfig | None = None):
+        """``lora``: the run's ``model.lora``; enabled, the model carries the adapter that weight sync updates."""
         if threads:
             torch.set_num_threads(threads)
-        self.model, self.tokenizer = load_policy(model_path, device=device, dtype=dtype)
+        model, tokenizer = load_policy(model_path, device=device, dtype=dtype, lora=lora)
+        self._adopt(model, tokenizer, data, rollout)
+
+    @classmethod
+    def around(cls, model, tokenizer, data: DataConfig, rollout: RolloutConfig) -> RolloutWorker:
+        """A worker that samples from ``model`` itself (no copy, no load): a colocated learner's own
+        training module. The caller owns the model's mode (eval for sampling) and its precision."""
+        worker = cls.__new__(cls)
+        worker._adopt(model, tokenizer, data, rollout)
+        return worker
+
+    def _adopt(self, model, tokenizer, data: DataConfig, rollout: RolloutConfig) -> None:
+        self.model, self.tokenizer = model, tokenizer
         self.data, self.rollout = data, rollout
         self.device = self.model.device
         self.version = 0
@@ -35,9 +56,18 @@ class RolloutWorker:
         self.stop_ids = [self.tokenizer.eos_token_id, *[i for i in configured if i != self.tokenizer.eos_token_id]]
 
     def set_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> int:
-        self.model.load_state_dict(state_dict)
+        load_trained_state(self.model, state_dict)  # the whole model, or with LoRA its adapter
         self.version = version
         return version
+
+    @torch.no_grad()
+    def load_weights(self, tensors: Iterable[tuple[str, torch.Tensor]]) -> None:
+        """Copy some of the model's tensors in place, by state-dict name (one bucket of the collective
+        weight sync, ``rl.engine.weight_sync``). In place: the model's tensors keep their storage, so
+        anything that captured it (a compiled graph, a tied weight) sees the new values."""
+        own = self.model.state_dict()
+        for name, tensor in tensors:
+            own[name].copy_(tensor)
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
@@ -45,11 +75,26 @@ class RolloutWorker:
         """One group of ``num_samples`` completions for each prompt, in prompt order."""
         torch.manual_seed(seed)  # a step's samples depend on (seed, weights) only: resumable, reproducible
         data = self.data if enable_thinking is None else replace(self.data, enable_thinking=enable_thinking)
-        texts = [render_prompt(p, self.tokenizer, data) for p in prompts for _ in range(num_samples)]
-        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        texts = [render_prompt(p, self.tokenizer, data) for p in prompts]
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)  # (P, W), left-padded
+        completions, logprobs = self._sample(batch, num_samples, temperature)  # (P*G, T) each, prompt by prompt
+        prompt_ids = [ids[mask.bool()].tolist() for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
+        modes = [prompt_mode(p, data) for p in prompts]  # what each prompt was rendered in, for the format reward
+        rows = iter(range(len(completions)))  # each prompt's samples side by side, prompt by prompt
+        return [RolloutGroup(prompt, tuple(self._rollout(prompt, ids, completions[row], logprobs[row], mode)
+                                           for row in itertools.islice(rows, num_samples)))
+                for prompt, ids, mode in zip(prompts, prompt_ids, modes)]
+
+    def _sample(self, batch: Mapping[str, torch.Tensor], num_samples: int, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """The token-generation part, which a rollout backend overrides: ``num_samples`` completions of
+        each row of ``batch`` (left-padded prompts, (P, W)), as token ids (P*G, T) with each prompt's G
+        samples side by side, and their per-token log-probs under the sampling distribution (P*G, T;
+        zeros unless ``rollout.sampling_logprobs``). Anything after a stop id is ignored. Temperature 0
+        is greedy; otherwise temperature and ``rollout.top_p`` as configured, never a top-k."""
+        rows = {k: v.repeat_interleave(num_samples, dim=0) for k, v in batch.items()}  # (P*G, W)
         sampling: dict[str, Any] = {"do_sample": True, "temperature": temperature, "top_p": self.rollout.top_p} if temperature > 0 else {"do_sample": False}
         out = self.model.generate(
-            **batch,
+            **rows,
             max_new_tokens=self.rollout.max_new_tokens,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.stop_ids,
@@ -58,17 +103,11 @@ class RolloutWorker:
             top_k=None,
             **sampling,
         )
-        width = batch["input_ids"].shape[1]
-        completions = out.sequences[:, width:]  # (B, T)
+        completions = out.sequences[:, rows["input_ids"].shape[1]:]  # (P*G, T)
         logprobs = _sampling_logprobs(out.logits, completions, temperature) if out.logits else torch.zeros(completions.shape)
-        modes = [prompt_mode(p, data) for p in prompts]  # what each prompt was rendered in, for the format reward
-        rows = iter(range(len(texts)))  # the batch holds each prompt's samples side by side, prompt by prompt
-        return [RolloutGroup(prompt, tuple(self._rollout(prompt, batch, row, completions[row], logprobs[row], mode)
-                                           for row in itertools.islice(rows, num_samples)))
-                for prompt, mode in zip(prompts, modes)]
+        return completions, logprobs
 
-    def _rollout(self, prompt: Prompt, batch, row: int, completion: torch.Tensor, logprobs: torch.Tensor, mode: str) -> Rollout:
-        prompt_ids = batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist()
+    def _rollout(self, prompt: Prompt, prompt_ids: list[int], completion: torch.Tensor, logprobs: torch.Tensor, mode: str) -> Rollout:
         ids = completion.tolist()
         stop = next((i for i, token in enumerate(ids) if token in self.stop_ids), None)
         finished = stop is not None
