@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install $(LINKS) "$(TORCH)" 2>&1 | $(QUIET)
 	$(PIP) install $(LINKS) -e ".[dev]" 2>&1 | $(QUIET)
-	$(BIN)/python -c "import torch, transformers, trl, ray, verifiers, rl, sandbox, rewards"
+	$(BIN)/python -c "import torch, transformers, trl, peft, ray, verifiers, rl, sandbox, rewards"
 	touch $@
 
 run: setup

@@ -4,10 +4,18 @@
     .venv/bin/python benchmarks/verifier_bench.py                 # full set, summary + per-category table
     .venv/bin/python benchmarks/verifier_bench.py --show-errors   # also list every misjudged case of each side
 
+    .venv/bin/python benchmarks/verifier_bench.py --cases benchmarks/data/math_cases.jsonl \
+        benchmarks/data/math_cases_heldout.jsonl benchmarks/data/math_cases_independent.jsonl
+
 Each case in ``benchmarks/data/math_cases.jsonl`` carries a hand-decided ``label``:
 whether the completion's final answer is mathematically equivalent to the reference.
 A side's prediction is "judged correct" (rlvr: ``verdict.score == 1.0``; math-verify:
-``verify(...) is True``); accuracy is prediction == label over all cases.
+``verify(...) is True``); accuracy is prediction == label over the cases that are not
+``"policy": true``. A policy case's label depends on a convention (decimal commas, coarse
+rounding, ...) that reasonable graders set differently: both sides' verdicts on them are
+listed apart and count in no accuracy, false-positive or false-negative figure (timeouts
+and throughput do count them: they were run). Several ``--cases`` files are benchmarked
+one after the other, each with its own report; the last line then pools them all.
 
 How each side runs
   rlvr         ``VerifierPool("math", workers=W, timeout_s=T).score(chunk)``: worker
@@ -37,7 +45,7 @@ import multiprocessing
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +66,7 @@ class Case:
     reference: str
     label: bool
     adversarial: bool = False
+    policy: bool = False  # the label rests on a convention: reported apart, out of accuracy and FP/FN
 
 
 @dataclass
@@ -86,6 +95,7 @@ def load_cases(path: Path, limit: int | None = None) -> list[Case]:
                 reference=str(row["reference"]),
                 label=bool(row["label"]),
                 adversarial=bool(row.get("adversarial", False)),
+                policy=bool(row.get("policy", False)),
             )
             if case.id in seen:
                 raise ValueError(f"{path}:{lineno}: duplicate id {case.id!r}")
@@ -303,12 +313,15 @@ class SideReport:
         return sum(self.busy.values())
 
     def wrong(self, cases: list[Case]) -> list[Case]:
-        return [c for c in cases if self.outcomes[c.id].predicted != c.label]
+        return [c for c in cases if self.outcomes[c.id].predicted != c.label and not c.policy]
 
     def counts(self, cases: list[Case]) -> dict[str, Any]:
+        """Accuracy, FP and FN over the non-policy cases; statuses and throughput over all."""
+        statuses = Counter(self.outcomes[c.id].status for c in cases)
+        throughput = len(cases) / self.busy_s if self.busy_s > 0 else float("nan")
+        cases = [c for c in cases if not c.policy]
         fp = sum(1 for c in cases if self.outcomes[c.id].predicted and not c.label)
         fn = sum(1 for c in cases if not self.outcomes[c.id].predicted and c.label)
-        statuses = Counter(self.outcomes[c.id].status for c in cases)
         n = len(cases)
         return {
             "n": n,
@@ -317,7 +330,7 @@ class SideReport:
             "fp": fp,
             "fn": fn,
             "statuses": dict(statuses),
-            "throughput": n / self.busy_s if self.busy_s > 0 else float("nan"),
+            "throughput": throughput,
         }
 
 
@@ -328,13 +341,15 @@ def _short(text: str | None, width: int = 110) -> str:
     return text if len(text) <= width else text[: width - 15] + f"...(+{len(text) - width + 15} chars)"
 
 
-def print_report(cases: list[Case], sides: list[SideReport], args, out=sys.stdout) -> str:
+def print_report(cases: list[Case], sides: list[SideReport], args, source: str, tag: str = "", out=sys.stdout) -> str:
     def p(*a):
         print(*a, file=out)
 
     rl, mv = sides
-    pos = sum(c.label for c in cases)
-    p(f"cases: {len(cases)} ({pos} true / {len(cases) - pos} false) from {args.cases}")
+    judged = [c for c in cases if not c.policy]
+    pos = sum(c.label for c in judged)
+    p(f"cases: {len(cases)} from {source}: {len(judged)} judged ({pos} true / {len(judged) - pos} false)"
+      f" + {len(cases) - len(judged)} policy cases, reported apart and left out of accuracy, FP and FN")
     if rl.available:
         p(f"rlvr:        VerifierPool('math', workers={args.workers}, timeout_s={args.timeout:g}); "
           f"pool start-up {rl.startup_s:.2f}s (excluded from throughput)")
@@ -351,7 +366,7 @@ def print_report(cases: list[Case], sides: list[SideReport], args, out=sys.stdou
     def row(label, fn):
         p(f"{label:28s}" + "".join(f"{(fn(s) if s.available else 'n/a'):>14}" for s in sides))
 
-    row("accuracy", lambda s: f"{stats[s.name]['accuracy']:.3f}")
+    row("accuracy (non-policy)", lambda s: f"{stats[s.name]['accuracy']:.3f}")
     row("correct", lambda s: f"{stats[s.name]['correct']}/{stats[s.name]['n']}")
     row("false positives", lambda s: str(stats[s.name]["fp"]))
     row("false negatives", lambda s: str(stats[s.name]["fn"]))
@@ -379,11 +394,13 @@ def print_report(cases: list[Case], sides: list[SideReport], args, out=sys.stdou
     p("")
 
     by_cat: dict[str, list[Case]] = defaultdict(list)
-    for c in cases:
+    for c in judged:
         by_cat[c.category].append(c)
-    p(f"{'category':22s} {'n':>4s} {'T/F':>7s}" + "".join(f"  {n + ' acc (fp/fn)':>24s}" for n in names))
+    p("per category (non-policy cases; + policy cases of the category, not counted)")
+    p(f"{'category':24s} {'n':>4s} {'T/F':>7s} {'+pol':>4s}" + "".join(f"  {n + ' acc (fp/fn)':>24s}" for n in names))
     for cat, group in by_cat.items():
         t = sum(c.label for c in group)
+        n_policy = sum(1 for c in cases if c.policy and c.category == cat)
         cells = []
         for s in sides:
             if not s.available:
@@ -392,7 +409,17 @@ def print_report(cases: list[Case], sides: list[SideReport], args, out=sys.stdou
             k = s.counts(group)
             cell = f"{k['accuracy']:.3f} ({k['fp']:>2d}/{k['fn']:>2d})"
             cells.append(f"  {cell:>24s}")
-        p(f"{cat:22s} {len(group):4d} {t:>3d}/{len(group) - t:<3d}" + "".join(cells))
+        p(f"{cat:24s} {len(group):4d} {t:>3d}/{len(group) - t:<3d} {n_policy:>4d}" + "".join(cells))
+
+    policy = [c for c in cases if c.policy]
+    if policy:
+        p("")
+        p(f"policy cases ({len(policy)}; not in any figure above but timeouts and throughput): "
+          + ", ".join(f"{s.name} agrees with {sum(s.outcomes[c.id].predicted == c.label for c in policy)}"
+                      for s in sides if s.available))
+        for c in policy:
+            verdicts = "  ".join(f"{s.name}={'correct' if s.outcomes[c.id].predicted else 'wrong'}" for s in sides if s.available)
+            p(f"  {c.id:34s} label={'correct' if c.label else 'wrong':8s} {verdicts}  ref={_short(c.reference, 30)}")
 
     if args.show_errors:
         for s in sides:
@@ -411,6 +438,15 @@ def print_report(cases: list[Case], sides: list[SideReport], args, out=sys.stdou
                 if o.detail:
                     p(f"      why: {_short(o.detail, 200)}")
 
+    last = summary_line(cases, rl, mv, tag)
+    p("")
+    p(last)
+    return last
+
+
+def summary_line(cases: list[Case], rl: SideReport, mv: SideReport, tag: str = "") -> str:
+    stats = {s.name: s.counts(cases) if s.available else None for s in (rl, mv)}
+
     def fmt(s, key, spec):
         return format(stats[s.name][key], spec) if s.available else "n/a"
 
@@ -418,16 +454,13 @@ def print_report(cases: list[Case], sides: list[SideReport], args, out=sys.stdou
         ratio = f"{stats[rl.name]['throughput'] / stats[mv.name]['throughput']:.1f}x"
     else:
         ratio = "n/a"
-    last = (
-        f"verifier_bench: acc rlvr={fmt(rl, 'accuracy', '.3f')} mv={fmt(mv, 'accuracy', '.3f')}"
+    return (
+        f"verifier_bench{tag}: acc rlvr={fmt(rl, 'accuracy', '.3f')} mv={fmt(mv, 'accuracy', '.3f')}"
         f" | fp rlvr={fmt(rl, 'fp', 'd')} mv={fmt(mv, 'fp', 'd')}"
         f" | timeouts rlvr={_timeouts(rl, cases) if rl.available else 'n/a'}"
         f" mv={_timeouts(mv, cases) if mv.available else 'n/a'}"
         f" | throughput rlvr={fmt(rl, 'throughput', '.0f')}/s mv={fmt(mv, 'throughput', '.0f')}/s ratio={ratio}"
     )
-    p("")
-    p(last)
-    return last
 
 
 def _timeouts(side: SideReport, cases: list[Case]) -> int:
@@ -448,7 +481,8 @@ def _hard_kills(side: SideReport, cases: list[Case]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cases", type=Path, default=DEFAULT_CASES, help="JSONL of labelled cases (default: %(default)s)")
+    ap.add_argument("--cases", type=Path, nargs="+", default=[DEFAULT_CASES],
+                    help="JSONL files of labelled cases, each benchmarked and reported on its own (default: %(default)s)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N cases")
     ap.add_argument("--workers", type=int, default=2, help="rlvr pool worker processes (default: %(default)s)")
     ap.add_argument("--timeout", type=float, default=5.0, help="rlvr per-item hard deadline in seconds (default: %(default)s)")
@@ -463,49 +497,28 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.rounds = max(1, args.rounds)
 
-    cases = load_cases(args.cases, args.limit)
-    if not cases:
+    files = [(path, load_cases(path, args.limit)) for path in args.cases]
+    if not any(cases for _, cases in files):
         print("no cases", file=sys.stderr)
         return 2
-    rl = SideReport("rlvr")
-    mv = SideReport("math-verify")
 
     mv_side = MathVerifySide(args.mv_guard, args.mv_mem_gb)
-    mv.startup_s = mv_side.startup_s
-    mv.note = (f"math-verify {mv_side.version}, default parse/verify (timeouts 5s), in-process on the main thread "
+    mv_note = (f"math-verify {mv_side.version}, default parse/verify (timeouts 5s), in-process on the main thread "
                f"of one worker, hard guard {args.mv_guard:g}s")
-    rl_side = None
+    rl_side, rl_note = None, ""
     try:
         rl_side = RlvrSide(args.workers, args.timeout)
-        rl.startup_s = rl_side.startup_s
     except Exception as exc:  # e.g. verifiers.math not there yet: still benchmark math-verify
-        rl.available = False
-        rl.note = f"{type(exc).__name__}: {exc}"
-        print(f"warning: rlvr side unavailable: {rl.note}", file=sys.stderr)
+        rl_note = f"{type(exc).__name__}: {exc}"
+        print(f"warning: rlvr side unavailable: {rl_note}", file=sys.stderr)
 
-    chunks = [cases[i :: args.rounds] for i in range(args.rounds)]
+    results = []  # (path, cases, rlvr report, math-verify report) per file
     try:
-        for r, chunk in enumerate(chunks):
-            if not chunk:
-                continue
-            order = [(rl_side, rl), (mv_side, mv)]
-            if r % 2:
-                order.reverse()
-            # Adversarial cases run as their own batch so the non-adversarial throughput is measured too.
-            parts = [("normal", [c for c in chunk if not c.adversarial]), ("adversarial", [c for c in chunk if c.adversarial])]
-            for side, report in order:
-                if side is None:
-                    continue
-                t0 = time.perf_counter()
-                for part_name, part in parts:
-                    if not part:
-                        continue
-                    outcomes, seconds = side.run_chunk(part)
-                    report.busy[part_name] += seconds
-                    for case, outcome in zip(part, outcomes):
-                        report.outcomes[case.id] = outcome
-                print(f"  round {r + 1}/{args.rounds}: {report.name:11s} {len(chunk):4d} cases "
-                      f"in {time.perf_counter() - t0:6.2f}s wall", file=sys.stderr)
+        for path, cases in files:
+            rl = SideReport("rlvr", startup_s=rl_side.startup_s if rl_side else 0.0, available=rl_side is not None, note=rl_note)
+            mv = SideReport("math-verify", startup_s=mv_side.startup_s, note=mv_note)
+            run_rounds(cases, [(rl_side, rl), (mv_side, mv)], args.rounds, path.name)
+            results.append((path, cases, rl, mv))
     finally:
         if rl_side is not None:
             rl_side.close()
@@ -513,18 +526,62 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         rows = []
-        for c in cases:
-            row = {"id": c.id, "category": c.category, "label": c.label}
-            for s, key in ((rl, "rlvr"), (mv, "mv")):
-                if s.available:
-                    o = s.outcomes[c.id]
-                    row[key] = {"predicted": o.predicted, "status": o.status, "seconds": o.seconds,
-                                "extracted": o.extracted, "detail": o.detail}
-            rows.append(row)
+        for path, cases, rl, mv in results:
+            for c in cases:
+                row = {"file": path.name, "id": c.id, "category": c.category, "label": c.label, "policy": c.policy}
+                for s, key in ((rl, "rlvr"), (mv, "mv")):
+                    if s.available:
+                        o = s.outcomes[c.id]
+                        row[key] = {"predicted": o.predicted, "status": o.status, "seconds": o.seconds,
+                                    "extracted": o.extracted, "detail": o.detail}
+                rows.append(row)
         args.json.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
 
-    print_report(cases, [rl, mv], args)
+    for i, (path, cases, rl, mv) in enumerate(results):
+        if i:
+            print("\n" + "=" * 100 + "\n")
+        print_report(cases, [rl, mv], args, str(path), f"[{path.name}]" if len(results) > 1 else "")
+    if len(results) > 1:
+        print("\n" + "=" * 100)
+        print(f"all {len(results)} files pooled (each file's busy time summed):")
+        print(summary_line(*_pooled(results)))
     return 0
+
+
+def run_rounds(cases: list[Case], sides: list[tuple[Any, SideReport]], rounds: int, name: str) -> None:
+    """Interleaved chunks; each round runs both sides on one chunk, the side going first alternating."""
+    for r, chunk in enumerate(cases[i::rounds] for i in range(rounds)):
+        if not chunk:
+            continue
+        order = sides if r % 2 == 0 else sides[::-1]
+        # Adversarial cases run as their own batch so the non-adversarial throughput is measured too.
+        parts = [("normal", [c for c in chunk if not c.adversarial]), ("adversarial", [c for c in chunk if c.adversarial])]
+        for side, report in order:
+            if side is None:
+                continue
+            t0 = time.perf_counter()
+            for part_name, part in parts:
+                if not part:
+                    continue
+                outcomes, seconds = side.run_chunk(part)
+                report.busy[part_name] += seconds
+                for case, outcome in zip(part, outcomes):
+                    report.outcomes[case.id] = outcome
+            print(f"  {name} round {r + 1}/{rounds}: {report.name:11s} {len(chunk):4d} cases "
+                  f"in {time.perf_counter() - t0:6.2f}s wall", file=sys.stderr)
+
+
+def _pooled(results) -> tuple[list[Case], SideReport, SideReport]:
+    """All files as one set: ids prefixed by their file, busy times summed."""
+    cases, pooled = [], [SideReport("rlvr"), SideReport("math-verify")]
+    for path, file_cases, *reports in results:
+        cases += [replace(c, id=f"{path.name}:{c.id}") for c in file_cases]
+        for into, report in zip(pooled, reports):
+            into.available = into.available and report.available
+            into.outcomes.update({f"{path.name}:{cid}": o for cid, o in report.outcomes.items()})
+            for part, seconds in report.busy.items():
+                into.busy[part] += seconds
+    return cases, *pooled
 
 
 if __name__ == "__main__":

@@ -43,6 +43,17 @@ def test_tiny_pipeline_every_stage_gains(tmp_path, ray_local):
     assert (tmp_path / "stages.png").stat().st_size > 0 and (tmp_path / "stages.md").exists()
 
 
+def test_tiny_lora_grpo_gains_with_adapters_only(tmp_path, ray_local):
+    from rl.engine.lora import is_adapter_dir
+    from rl.loops.pipeline import run_pipeline
+
+    summary = run_pipeline(load_config(ROOT / "experiments/tiny_lora.yaml", [f"run.out_dir={tmp_path}"]))
+    gains = _gains(summary)
+    assert gains["cold_start"]["all"] >= 0.10  # seeds 0-1: +29, +33 points (full SFT)
+    assert gains["grpo_lora"]["all"] >= 0.08  # +21, +23: rank-16 adapters on the frozen SFT result
+    assert is_adapter_dir(summary["final_checkpoint"])
+
+
 @pytest.mark.docker
 def test_tiny_code_grpo_gains_with_the_sandbox_in_the_loop(tmp_path, ray_local):
     from rl.loops.grpo import train

@@ -36,6 +36,39 @@ EXTRACTION = [
     ("Solving for t gives ln(5)", "ln(5)"),
     (r"The line is y = -\frac{1}{2}x + 4.", r"y = -\frac{1}{2}x + 4"),
     ("Adding up, 3 + 4 = 7 apples in all.", "7"),
+    # Minerva endings and end-of-turn tokens
+    (r"Final Answer: The final answer is $\frac{3}{7}$. I hope it is correct.", r"\frac{3}{7}"),
+    ("Final Answer: The final answer is $5$. I hope it is correct.<|im_end|>\n<|im_start|>user\nThe answer is 6", "5"),
+    ("Final Answer: The final answer is 8.<|endoftext|>Final Answer: 9", "8"),
+    ("<|im_start|>assistant\nThe answer is 4.<|im_end|>", "4"),
+    ("<|begin_of_thought|>maybe 4<|end_of_thought|>\n<|begin_of_solution|>So \\boxed{5}<|end_of_solution|>", "5"),
+    ("So $x = 2$.</s>The answer is 3", "x = 2"),
+    ("Final Answer: The total is 96.", "96"),
+    ("The answer is actually 12.", "12"),
+    ("Checking each option, the correct option is **B**.", "B"),
+    ("**Answer:** 42", "42"),
+    # other languages: the answer phrase, else the number the last sentence states
+    ("所以答案是 42。", "42"),
+    ("答案：每人 3/4 千克", "每人 3/4 千克"),  # normalisation drops the words around the number
+    ("Réponse : 17 €", "17 €"),
+    ("Die Antwort ist 11.", "11"),
+    ("Ответ: 5.", "5"),
+    ("لذلك فإن عدد الطلاب هو ٢٥.", "25"),
+    ("इसलिए कुल लागत 150 रुपये है।", "150"),
+    ("Il y a donc 1 250 000 habitants.", "1 250 000"),
+    ("La respuesta es 1,5.", "1.5"),  # decimal comma where the language writes one
+    ("The answer is 1,5.", "1,5"),    # ... and not in English
+    # boxes: nested, joined by "and", labelled
+    (r"So $\boxed{\boxed{7}}$.", "7"),
+    (r"\boxed{-3} \text{ and } \boxed{2}", "-3, 2"),
+    (r"\boxed{(1,4)} and \boxed{(4,1)}", "(1,4), (4,1)"),
+    ("\\[\\boxed{2}\\]\n\\[\\boxed{-3}\\]", "2, -3"),
+    (r"$x = \boxed{3}$, $y = \boxed{2}$", "x = 3, y = 2"),
+    (r"First \boxed{3}. Then, correcting the sign, \boxed{-3}", "-3"),
+    # relations in prose keep their operator
+    ("Subtracting 5 from both sides gives x <= 3.", "x <= 3"),
+    ("It is undefined at $x = 1$, so the domain is x != 1.", "x != 1"),
+    ("The increase is 10, and 10/50 = 0.2, so the percentage increase is 20 percent.", "20"),
 ]
 
 
@@ -118,7 +151,81 @@ EQUIVALENCE = [
 ]
 
 
-@pytest.mark.parametrize("completion, reference, score", EQUIVALENCE)
+# Formats of real model outputs (issue 13): each with a case that must match and one that must not.
+FORMATS = [
+    # Minerva endings, chat-template leftovers
+    case("Final Answer: The final answer is $\\frac{3}{7}$. I hope it is correct.<|im_end|>\n<|im_start|>user\nHi", "3/7", 1.0),
+    case("Final Answer: The final answer is $\\frac{3}{8}$. I hope it is correct.", "3/7", 0.0),
+    case("Final Answer: The total is 96.", "96", 1.0), case("Final Answer: The total is 69.", "96", 0.0),
+    # other languages
+    case("所以答案是 42。", "42", 1.0), case("所以答案是 24。", "42", 0.0), case("答案：每人 3/4 千克", "0.75", 1.0),
+    case("Réponse : 17 €", "17", 1.0), case("Réponse : 18 €", "17", 0.0), case("अतः उत्तर 64 है।", "64", 1.0),
+    case("لذلك فإن عدد الطلاب هو 25.", "25", 1.0), case("لذلك فإن عدد الطلاب هو 26.", "25", 0.0),
+    # thousands separators in every form, and the decimal-comma convention
+    case(f"{B}{{12,\\!345}}", "12345", 1.0), case(f"{B}{{3{{,}}200}}", "3200", 1.0), case("It costs \\$2,450.", "2450", 1.0),
+    case(f"{B}{{45,\\! 000}}", "45000", 1.0), case("The answer is 1 250 000.", "1250000", 1.0),
+    case(f"{B}{{45,\\! 001}}", "45000", 0.0), case("The answer is 1 250 001.", "1250000", 0.0),
+    case("Donc la réponse est 3,5.", "3.5", 1.0, "decimal comma in French"),
+    case("So the answer is $3,5$.", "3.5", 0.0, "no decimal comma in English"),
+    case(f"The roots are 3 and 5, so {B}{{3,5}}.", "3, 5", 1.0, "English comma lists"),
+    case("Réponse : 3,5", "3, 5", 0.0, "French 3,5 is one number"),
+    # labelled answers
+    case(f"{B}{{(2,5)}}", "(a,b)=(2,5)", 1.0), case(f"{B}{{(5,2)}}", "(a,b)=(2,5)", 0.0),
+    case(f"{B}{{3:8}}", "m:n=3:8", 1.0), case(f"{B}{{6:16}}", "3:8", 1.0, "proportional ratio"), case(f"{B}{{8:3}}", "3:8", 0.0),
+    case(f"{B}{{y=3x-1}}", "g(x)=3x-1", 1.0), case(f"{B}{{y=3x+1}}", "g(x)=3x-1", 0.0), case(f"{B}{{x=3}}", "y=3", 0.0),
+    case(f"{B}{{f^{{-1}}(x) = \\frac{{x-3}}{{2}}}}", "\\frac{x-3}{2}", 1.0),
+    case(f"{B}{{x=1, y=-2, z=3}}", "(x,y,z)=(1,-2,3)", 1.0), case(f"{B}{{x=1, y=3, z=-2}}", "(x,y,z)=(1,-2,3)", 0.0),
+    case(f"{B}{{(a, b) = (3, -2)}}", "a=3, b=-2", 1.0), case(f"{B}{{y = 2, x = 3}}", "(3, 2)", 1.0),
+    case(f"{B}{{\\angle ABC = 38^\\circ}}", "38^\\circ", 1.0), case(f"{B}{{AB = 5}}", "5", 1.0),
+    case(f"{B}{{f(2) = 5}}", "5", 1.0), case(f"{B}{{f(2) = 5}}", "f(3) = 5", 0.0, "values at different points"),
+    case(f"{B}{{S = \\{{1; 2; 3\\}}}}", "\\{1,2,3\\}", 1.0),
+    # an equation states a value only through a label
+    case(f"{B}{{0}}", "2a - b = 0", 0.0, "no lone variable"), case(f"{B}{{3}}", "x = 3", 1.0), case(f"{B}{{5}}", "2x = 5", 0.0),
+    case(f"{B}{{7}}", "3 + 4 = 7", 1.0),
+    # several boxes against several values; semicolons
+    case(f"{B}{{(1,4)}} and {B}{{(4,1)}}", "(1,4),(4,1)", 1.0), case(f"{B}{{-3}} \\text{{ and }} {B}{{2}}", "2, -3", 1.0),
+    case(f"{B}{{-3}} \\text{{ and }} {B}{{2}}", "2", 0.0, "several against one stays a hedge"),
+    case(f"{B}{{-4;-1;3}}", "-4, -1, 3", 1.0), case(f"{B}{{(1;2;0)}}", "(1,2,0)", 1.0), case(f"{B}{{(2;1;0)}}", "(1,2,0)", 0.0),
+    # relations
+    case(f"{B}{{x<=3}}", "x \\le 3", 1.0), case(f"{B}{{x>=3}}", "x \\ge 3", 1.0), case(f"{B}{{x!=3}}", "x \\ne 3", 1.0),
+    case(f"{B}{{x<3}}", "x \\le 3", 0.0), case(f"{B}{{a>b}}", "b<a", 1.0), case(f"{B}{{2a>2b}}", "a>b", 1.0),
+    case(f"{B}{{a>b}}", "a<b", 0.0), case(f"{B}{{y \\in [1,5]}}", "1 \\le y \\le 5", 1.0),
+    case(f"{B}{{y \\in [1,5)}}", "1 \\le y \\le 5", 0.0), case(f"{B}{{\\{{x \\mid x > 2\\}}}}", "(2, \\infty)", 1.0),
+    case(f"{B}{{x/2 + y/3 = 1}}", "3x + 2y = 6", 1.0), case(f"{B}{{y = 3 - 1.5x}}", "3x + 2y = 6", 1.0),
+    case(f"{B}{{y = 3 - 2x}}", "3x + 2y = 6", 0.0), case(f"{B}{{\\sin x > 0}}", "x > 0", 0.0, "sympy cannot solve it"),
+    # long decimals of exact values; coarse rounding stays wrong
+    case(f"{B}{{0.142857142857143}}", "1/7", 1.0), case(f"{B}{{1.7320508075688772}}", "\\sqrt{3}", 1.0),
+    case(f"{B}{{0.666666666666}}", "2/3", 1.0, "truncated print-out"), case(f"{B}{{1.4142135623830951}}", "\\sqrt{2}", 0.0),
+    case(f"{B}{{0.14285714285}}", "1/7", 0.0, "11 digits"), case(f"{B}{{0.33}}", "1/3", 0.0),
+    # \approx tails mean the exact part
+    case(f"{B}{{\\frac{{\\sqrt2}}{{2}} \\approx 0.707}}", "\\frac{\\sqrt{2}}{2}", 1.0),
+    case(f"{B}{{\\frac{{\\sqrt2}}{{2}}}}", "\\frac{\\sqrt{2}}{2} \\approx 0.707", 1.0),
+    case(f"{B}{{\\frac{{\\sqrt3}}{{2}} \\approx 0.707}}", "\\frac{\\sqrt{2}}{2}", 0.0),
+    case(f"{B}{{\\approx 0.707}}", "\\frac{\\sqrt{2}}{2}", 0.0), case(f"{B}{{x \\approx 2.83}}", "2.83", 1.0),
+    # the same text is the same answer, before any parsing; quantifier clauses carry no value
+    case(f"{B}{{x \\in \\{{-2\\}} \\cup [1,4)}}", "x \\in \\{-2\\} \\cup [1,4)", 1.0),
+    case(f"{B}{{x \\in \\{{-2\\}} \\cup [1,4]}}", "x \\in \\{-2\\} \\cup [1,4)", 0.0),
+    case("The answer is even $k$.", "even $k$", 1.0), case("The answer is odd $k$.", "even $k$", 0.0),
+    case(f"{B}{{2k\\pi \\text{{ for some integer }} k}}", "2\\pi k", 1.0),
+    case(f"{B}{{x = \\frac{{\\pi}}{{2}} + k\\pi, \\ k \\in \\mathbb{{Z}}}}", "\\frac{\\pi}{2} + k\\pi", 1.0),
+    case(f"{B}{{x = \\frac{{\\pi}}{{2}} + 2k\\pi \\text{{ where }} k \\in \\mathbb{{Z}}}}", "\\frac{\\pi}{2} + k\\pi", 0.0),
+    # LaTeX variants
+    case(f"{B}{{\\frac34}}", "0.75", 1.0), case(f"{B}{{\\frac1{{8}}}}", "0.125", 1.0), case(f"{B}{{\\tfrac{{1}}{{8}}}}", "0.125", 1.0),
+    case(f"{B}{{5\\textnormal{{ km}}}}", "5", 1.0), case(f"{B}{{6\\textnormal{{ km}}}}", "5", 0.0), case(f"{B}{{5\\mbox{{ m}}}}", "5", 1.0),
+    case(f"{B}{{5\\\\}}", "5", 1.0), case(f"{B}{{5\\}}", "5", 1.0), case(f"{B}{{5.}}", "5", 1.0),
+    case(f"{B}{{7weeks}}", "7", 1.0), case(f"{B}{{12cm}}", "12", 1.0), case(f"{B}{{8weeks}}", "7", 0.0),
+    case(f"{B}{{3xy}}", "3", 0.0, "a product, not a unit"), case(f"{B}{{2ω}}", "2\\omega", 1.0), case(f"{B}{{2ω}}", "2\\theta", 0.0), case(f"{B}{{\\langle 1, -2, 3 \\rangle}}", "(1,-2,3)", 1.0),
+    case(f"{B}{{\\sin(\\pi/2 - x)}}", "\\cos x", 1.0), case(f"{B}{{\\sin(\\pi/2 + 2x)}}", "\\cos x", 0.0),
+    # times of day
+    case(f"{B}{{20:34}}", "8:34 PM", 1.0), case(f"{B}{{8:34 \\text{{ p.m.}}}}", "20:34", 1.0), case(f"{B}{{8:34 AM}}", "20:34", 0.0),
+    case(f"{B}{{\\text{{12:00 midnight}}}}", "00:00", 1.0), case(f"{B}{{\\text{{12:00 AM}}}}", "12:00 PM", 0.0),
+    # multiple choice
+    case("The area is 12.\n(C) 12", "C", 1.0), case(f"So the answer is {B}{{\\textbf{{(D) }}7}}.", "D", 1.0),
+    case(f"So the answer is {B}{{\\textbf{{(D) }}7}}.", "7", 1.0), case(f"So the answer is {B}{{\\textbf{{(D) }}7}}.", "C", 0.0),
+]
+
+
+@pytest.mark.parametrize("completion, reference, score", EQUIVALENCE + FORMATS)
 def test_equivalence(completion, reference, score):
     verdict = verify_math(completion, reference)
     if score is None:
@@ -144,6 +251,18 @@ ADVERSARIAL = [
     (r"\boxed{" + "9" * 5000 + "}", "9", "timeout"),
     (r"\boxed{(x+1)^{100000}}", "x", 0.0),
     (r"\boxed{(x+1)^{100000} - (x+1)^{100000}}", "0", 1.0),
+    (r"\boxed{x^{100000} > 2}", "x > 1", 0.0),
+    (r"\boxed{a^{1000} > b}", "a > b", 0.0),
+    (r"\boxed{e^{e^{e^{10}}} > x}", "x < 1", "timeout"),
+    (r"\boxed{" + r"\boxed{" * 2000 + "1" + "}" * 2001, "1", 1.0),
+    (" " * 100_000 + "7" + " " * 100_000, "7", 1.0),
+    (r"\boxed{1" + " " * 50_000 + "x}", "1", 0.0),  # long inner runs of spaces: no regex may go cubic
+    ("The answer is 5" + " " * 50_000 + "percent", "5", 1.0),
+    ("We have 5" + " " * 50_000 + "apples here", "5", 1.0),
+    ("7" + "weeks" * 20_000, "7", 1.0),
+    (r"\boxed{0." + "1" * 3900 + "}", "1/9", 1.0),
+    (r"\boxed{9^{9^{9}} : 1}", "1:1", 0.0),
+    ("答案是 " + "四" * 100_000 + " 5", "5", 1.0),
 ]
 
 

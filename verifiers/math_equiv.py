@@ -1,17 +1,37 @@
 """Decide whether a parsed answer is mathematically the reference.
 
 Conventions (each one a deliberate choice, tested in tests/test_math_verifier.py):
+- Text that is the same after normalisation is the same answer, before any parsing
+  (``verifiers.math``): ``even $k$`` and ``\\text{even } k``.
 - Numbers compare exactly: rationals by value, other numbers to ~280 significant digits (parsed numbers are exact).
   A decimal *reference* with d places is matched by an exact answer that rounds
-  to it (``1/3`` for ``0.33``); a decimal *answer* is never rounded up to an
-  exact reference (``3.14`` is not ``\\pi``, ``0.333`` is not ``1/3``).
+  to it (``1/3`` for ``0.33``); a short decimal *answer* is never rounded up to an
+  exact reference (``3.14`` is not ``\\pi``, ``0.333`` is not ``1/3``). A decimal answer
+  written to float precision (12 or more significant digits, all but the last agreeing)
+  is the exact value: ``0.142857142857143`` is ``1/7``, ``1.7320508075688772`` is ``\\sqrt3``.
+  ``exact \\approx decimal`` means its exact part, on either side.
 - Symbolic expressions must use the same variables (``X`` is not ``x``) and agree
   at several mixed-sign points, complex values included (``|x|`` is not ``x``).
-- ``x = 2`` and ``2 = x`` match the value ``2``; equations match equations that
-  differ by a non-zero factor or by swapped sides.
-- Inequalities, intervals and unions compare as sets of reals.
-- Sets and bare lists ("1, 2") are unordered; tuples and vectors are ordered.
+- An equation states a value only when one side is a label: a lone variable (``x = 3``),
+  a function (``g(x) = 3x-1``), a tuple or ratio of variables (``(a,b) = (2,5)``,
+  ``m:n = 3:8``), a geometric name (``\\angle ABC = 38^\\circ``, ``AB = 5``), or when it is
+  all numbers (``3 + 4 = 7``). ``2a - b = 0`` is a condition: a bare ``0`` does not match it.
+  Equations match equations that differ by a non-zero factor or by swapped sides, and
+  ``y = 3x-1`` matches ``g(x) = 3x-1`` (one function, two names for its value).
+- Inequalities, intervals and unions compare as sets of reals; inequalities in several
+  variables match up to a positive factor (``a > b`` is ``b < a``, not ``a < b``).
+- Sets and bare lists ("1, 2", "1; 2") are unordered; tuples and vectors are ordered.
+  Named values match by name (``x = 1, y = -2`` is ``(x, y) = (1, -2)``) and, against a
+  plain tuple, in the alphabetical order of their names (``y = 2, x = 3`` is ``(3, 2)``).
+- Ratios ``a:b`` match proportional ratios (``6:16`` is ``3:8``) and, with two terms,
+  the number ``a/b``. ``h:mm`` (two-digit minutes) is a time of day; ``8:34 PM`` is ``20:34``.
 - A percentage ``p%`` matches ``p%``, ``p`` and ``p/100``.
+- Digit grouping: ``1,234``, ``1{,}234``, ``12,\\!345``, ``1\\,234`` and ``1 250 000`` are one number.
+  Decimal comma: ``3,5`` is 3.5 only in a completion written in a language that uses the
+  decimal comma (French, Spanish, German, Portuguese, Italian, Russian: its answer phrase,
+  its common words or Cyrillic script; ``verifiers.math_extract``), and never inside brackets;
+  elsewhere ``3,5`` is the list 3, 5. (Labels that depend on this are policy cases.)
+- A multiple-choice answer ``(C) 12`` is ``C`` against a letter reference, else ``12``.
 - Several answers ("1 or 2", ``\\pm 2``, two different boxes) never match a
   single-valued reference.
 """
@@ -20,21 +40,20 @@ from __future__ import annotations
 import mpmath
 import sympy
 
-from verifiers.math_parse import Alternatives, Percent, Relation, Seq, Text, Union
+from verifiers.math_parse import Alternatives, ClockTime, Percent, Ratio, Relation, Seq, Text, Union
+from verifiers.math_relations import as_set, named_values, relation_matches, sets_equal, value_of
+from verifiers.math_sample import CONFIRM_DIGITS, assignments, close, evaluate
 
-REL_TOL = 1e-9          # first screen at 30 digits: evaluation noise is far below this
-CONFIRM_DIGITS = 300    # exact numbers that pass the screen must agree to ~280 digits
-# Mixed signs catch |x| vs x and sqrt(x^2) vs x; distinct per variable catch x*y vs x^2.
-_POINTS = ((0.7317, -1.2281, 1.9137, -0.4429), (1.3173, 0.5521, -0.8311, 2.1059), (-1.6127, 0.9433, 0.3671, -2.2741))
-_INTERVAL_BRACKETS = {"()", "[]", "(]", "[)"}
+FLOAT_DIGITS = 12       # a decimal answer this long is a float print-out of an exact value
 
 
 class Comparison:
-    """Context of one comparison: how the reference's number was written."""
+    """Context of one comparison: how the reference's and the answer's numbers were written."""
 
-    def __init__(self, ref_decimals: int | None = None, pred_is_decimal: bool = False):
+    def __init__(self, ref_decimals: int | None = None, pred_is_decimal: bool = False, pred_digits: int = 0):
         self.ref_decimals = ref_decimals
         self.pred_is_decimal = pred_is_decimal
+        self.pred_digits = pred_digits  # significant digits of a decimal answer
 
 
 def equivalent(pred, ref, ctx: Comparison | None = None) -> tuple[bool, str]:
@@ -43,9 +62,23 @@ def equivalent(pred, ref, ctx: Comparison | None = None) -> tuple[bool, str]:
     if isinstance(ref, Text) or isinstance(pred, Text):
         same = _text_key(pred) == _text_key(ref)
         return same, "same text" if same else "text differs from the reference"
-    pred_set, ref_set = _as_set(pred), _as_set(ref)
+    pred_names, ref_names = named_values(pred), named_values(ref)
+    if pred_names is not None and ref_names is not None:  # "(a, b) = (3, -2)" vs "a = 3, b = -2"
+        same = pred_names.keys() == ref_names.keys() and all(_equal(pred_names[k], ref_names[k], ctx) for k in ref_names)
+        return _verdict(same, "named values")
+    if (pred_names is None) != (ref_names is None):  # "x = 3, y = 2" vs "(3, 2)"
+        names, other = (pred_names, ref) if pred_names is not None else (ref_names, pred)
+        if isinstance(other, Seq) and other.brackets == "()":
+            listed = _alphabetical_tuple(names)
+            return _verdict(_ordered_equal(*((listed, other) if pred_names is not None else (other, listed)), ctx), "tuple")
+    # "S = \{1, 2, 3\}" against a bare set: the value the equation states.
+    if isinstance(pred, Relation) and not isinstance(ref, Relation) and value_of(pred) is not None:
+        pred = _collapse(value_of(pred))
+    elif isinstance(ref, Relation) and not isinstance(pred, Relation) and value_of(ref) is not None:
+        ref = _collapse(value_of(ref))
+    pred_set, ref_set = as_set(pred), as_set(ref)
     if pred_set is not None and ref_set is not None and not _both_tuples(pred, ref):
-        return _verdict(_sets_equal(pred_set, ref_set), "set of reals")
+        return _verdict(sets_equal(pred_set, ref_set), "set of reals")
     if _is_multi(pred) and not _is_multi(ref):
         return False, "several different answers given for a single-valued reference"
     if _is_multi(ref):
@@ -54,13 +87,18 @@ def equivalent(pred, ref, ctx: Comparison | None = None) -> tuple[bool, str]:
         return _verdict(_unordered_equal(_members(pred), _members(ref), ctx), "set of answers")
     if isinstance(ref, Percent) or isinstance(pred, Percent):
         return _verdict(_percent_equal(pred, ref, ctx), "percentage")
-    if isinstance(ref, Relation):
-        return _verdict(_relation_matches(pred, ref, ctx), "equation")
-    if isinstance(pred, Relation):
-        value = _value_side(pred)
-        return _verdict(value is not None and _equal(value, ref, ctx), "value of the equation")
+    if isinstance(ref, Relation) or isinstance(pred, Relation):
+        return _verdict(relation_matches(pred, ref, lambda a, b: _equal(a, b, ctx)), "equation")
+    if isinstance(ref, Ratio) or isinstance(pred, Ratio):  # before times: 6:16 is a ratio where 3:8 is asked
+        return _verdict(_ratios_equal(pred, ref, ctx), "ratio")
+    if isinstance(ref, ClockTime) or isinstance(pred, ClockTime):
+        return _verdict(_times_equal(pred, ref), "time of day")
     if isinstance(ref, Seq) or isinstance(pred, Seq) or _is_matrix(ref) or _is_matrix(pred):
         return _verdict(_ordered_equal(pred, ref, ctx), "tuple")
+    if isinstance(ref, Union) and isinstance(pred, Union):
+        return _verdict(_unordered_equal(pred.items, ref.items, ctx), "union")
+    if not (isinstance(pred, sympy.Expr) and isinstance(ref, sympy.Expr)):
+        return _verdict(_structurally_equal(pred, ref), "answer")  # a bare label, a union vs a value
     return _verdict(_equal(pred, ref, ctx), "value")
 
 
@@ -99,9 +137,8 @@ def _is_multi(value) -> bool:
 
 
 def _members(value) -> tuple:
-    items = value.items
     # "x = 1 or x = 2" lists the values 1 and 2.
-    return tuple(_value_side(i) if isinstance(i, Relation) and _value_side(i) is not None else i for i in items)
+    return tuple(value_of(i) if isinstance(i, Relation) and value_of(i) is not None else i for i in value.items)
 
 
 def _is_matrix(value) -> bool:
@@ -112,12 +149,9 @@ def _both_tuples(pred, ref) -> bool:
     return isinstance(pred, Seq) and isinstance(ref, Seq) and pred.brackets == ref.brackets
 
 
-def _value_side(rel: Relation):
-    """The value an equation states: 'x = 2' -> 2, '2 = x' -> 2, '3 + 4 = 7' -> 7."""
-    if any(op != "=" for op in rel.ops):
-        return None
-    values = [p for p in rel.parts if not (isinstance(p, sympy.Symbol))]
-    return values[-1] if values else None
+def _alphabetical_tuple(names: dict) -> Seq:
+    """'y = 2, x = 3' as the tuple (3, 2): a tuple lists its unknowns in alphabetical order."""
+    return Seq(tuple(value for _, value in sorted(names.items(), key=lambda kv: str(kv[0]))), "()")
 
 
 def _text_key(value) -> str:
@@ -171,30 +205,32 @@ def _percent_equal(pred, ref, ctx: Comparison) -> bool:
     return any(_equal(pred, v, ctx) for v in (ref.value, ref.value / 100))
 
 
-def _relation_matches(pred, ref: Relation, ctx: Comparison) -> bool:
-    if isinstance(pred, Relation) and pred.ops == ("=",) and ref.ops == ("=",):
-        return _equations_equal(pred, ref, ctx)
-    value = _value_side(ref)
-    if value is not None and not isinstance(pred, Relation):
-        return _equal(pred, value, ctx)
+def _times_equal(pred, ref) -> bool:
+    if isinstance(pred, ClockTime) and isinstance(ref, ClockTime):
+        return pred.seconds == ref.seconds
     return False
 
 
-def _equations_equal(pred: Relation, ref: Relation, ctx: Comparison) -> bool:
-    (pl, pr), (rl, rr) = pred.parts, ref.parts
-    if isinstance(pl, sympy.Symbol) and pl == rl:
-        return _equal(pr, rr, ctx)
-    f, g = pl - pr, rl - rr
-    if f.free_symbols != g.free_symbols:
+def _ratios_equal(pred, ref, ctx: Comparison) -> bool:
+    if isinstance(pred, ClockTime) and isinstance(ref, Ratio):  # "2:15" read as a ratio where one is asked
+        pred = Ratio((sympy.Integer(pred.seconds // 3600), sympy.Integer(pred.seconds // 60 % 60)))
+    if isinstance(pred, Ratio) and isinstance(ref, Ratio):
+        if len(pred.items) != len(ref.items) or not all(isinstance(v, sympy.Expr) for v in pred.items + ref.items):
+            return False
+        p0, r0 = pred.items[0], ref.items[0]
+        return all(_equal(p * r0, r * p0, ctx) for p, r in zip(pred.items[1:], ref.items[1:])) and _nonzero(p0 * r0)
+    ratio, other = (pred, ref) if isinstance(pred, Ratio) else (ref, pred)
+    if len(ratio.items) != 2 or not isinstance(other, sympy.Expr):
         return False
-    ratios = [r for r in (_evaluate(f / g, point) for point in _assignments(f.free_symbols)) if r is not None]
-    return len(ratios) >= 2 and abs(ratios[0]) > 1e-12 and all(_close(r, ratios[0]) for r in ratios)
+    return _equal(*((ratio.items[0] / ratio.items[1], other) if ratio is pred else (other, ratio.items[0] / ratio.items[1])), ctx)
+
+
+def _nonzero(value: sympy.Expr) -> bool:
+    return value.is_zero is False
 
 
 def _equal(pred, ref, ctx: Comparison) -> bool:
-    if isinstance(pred, (Seq, Relation, Alternatives, Union, Percent, Text)) or _is_matrix(pred) or _is_matrix(ref):
-        return equivalent(pred, ref, ctx)[0]
-    if not isinstance(ref, sympy.Basic) or not isinstance(pred, sympy.Basic):
+    if not (isinstance(ref, sympy.Expr) and isinstance(pred, sympy.Expr)) or _is_matrix(pred) or _is_matrix(ref):
         return equivalent(pred, ref, ctx)[0]
     if _structurally_equal(pred, ref):
         return True
@@ -209,93 +245,45 @@ def _numbers_equal(pred: sympy.Expr, ref: sympy.Expr, ctx: Comparison) -> bool:
     if ctx.ref_decimals is None:
         difference = pred - ref  # exact where terms cancel: 2^100000 + 1 vs 2^100000 differ by 1
         if difference.is_Rational:
-            return difference == 0
-    a, b = _evaluate(pred, {}), _evaluate(ref, {})
+            if difference == 0:
+                return True
+            if not (ctx.pred_is_decimal and ctx.pred_digits >= FLOAT_DIGITS):
+                return False
+    a, b = evaluate(pred, {}), evaluate(ref, {})
     if a is None or b is None:
         return False
     if ctx.ref_decimals is not None and not ctx.pred_is_decimal:
         return abs(a - b) <= 0.5 * mpmath.mpf(10) ** (-ctx.ref_decimals) * (1 + 1e-9)
-    if not _close(a, b):
+    if ctx.ref_decimals is None and ctx.pred_is_decimal and ctx.pred_digits >= FLOAT_DIGITS:
+        return _agree_to_float_digits(a, b)
+    if not close(a, b):
         return False
     # Parsed numbers are exact, so agreement must hold far past float noise:
     # 2^(2^-300) and 1 agree to 90 digits and still differ.
-    a, b = _evaluate(pred, {}, CONFIRM_DIGITS), _evaluate(ref, {}, CONFIRM_DIGITS)
-    return a is not None and b is not None and _close(a, b, mpmath.mpf(10) ** (20 - CONFIRM_DIGITS))
+    a, b = evaluate(pred, {}, CONFIRM_DIGITS), evaluate(ref, {}, CONFIRM_DIGITS)
+    return a is not None and b is not None and close(a, b, mpmath.mpf(10) ** (20 - CONFIRM_DIGITS))
+
+
+def _agree_to_float_digits(a: mpmath.mpc, b: mpmath.mpc) -> bool:
+    """The first FLOAT_DIGITS significant digits agree: the gap is under one unit of the last.
+
+    A truncated print-out (0.666666666666 for 2/3) passes as a rounded one does.
+    """
+    if b == 0:
+        return a == 0
+    unit = mpmath.mpf(10) ** (mpmath.floor(mpmath.log10(abs(b))) - (FLOAT_DIGITS - 1))
+    return abs(a - b) < unit
 
 
 def _functions_equal(pred: sympy.Expr, ref: sympy.Expr, symbols) -> bool:
     agreed = 0
-    for point in _assignments(symbols):
-        a, b = _evaluate(pred, point), _evaluate(ref, point)
+    for point in assignments(symbols):
+        a, b = evaluate(pred, point), evaluate(ref, point)
         if a is None or b is None:
             continue
-        if not _close(a, b):
+        if not close(a, b):
             return False
         agreed += 1
     if agreed >= 2:
         return True
     return sympy.simplify(pred - ref) == 0  # rare: undefined at every sample point
-
-
-def _assignments(symbols) -> list[dict]:
-    ordered = sorted(symbols, key=lambda s: s.name)
-    return [{s: sympy.Float(row[i % len(row)] + 0.37 * (i // len(row))) for i, s in enumerate(ordered)} for row in _POINTS]
-
-
-def _evaluate(expr, point: dict, digits: int = 30) -> mpmath.mpc | None:
-    """A finite complex value, any magnitude (10^(10^10) included); None if undefined."""
-    try:
-        value = expr.evalf(digits, subs=point) if point else expr.evalf(digits)
-        if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
-            return None
-        re, im = (sympy.Float(part, digits) for part in value.as_real_imag())
-        with mpmath.workdps(digits):
-            result = mpmath.mpc(mpmath.mpf(re._mpf_), mpmath.mpf(im._mpf_))
-        return result if mpmath.isfinite(result) else None
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
-        return None
-
-
-def _close(a: mpmath.mpc, b: mpmath.mpc, rel_tol: float = REL_TOL) -> bool:
-    with mpmath.workdps(CONFIRM_DIGITS + 10):
-        gap = abs(a - b)
-        return gap <= rel_tol * max(abs(a), abs(b)) or gap < mpmath.mpf(10) ** (-CONFIRM_DIGITS)
-
-
-# ---------------------------------------------------------------- sets of reals
-def _as_set(value):
-    """An interval, union or one-variable inequality as a sympy Set; None if it is none of these."""
-    try:
-        if isinstance(value, Seq) and value.brackets in _INTERVAL_BRACKETS and len(value.items) == 2:
-            lo, hi = value.items
-            if not (isinstance(lo, sympy.Expr) and isinstance(hi, sympy.Expr)) or lo.free_symbols or hi.free_symbols:
-                return None
-            return sympy.Interval(lo, hi, value.brackets[0] == "(", value.brackets[1] == ")")
-        if isinstance(value, (Union, Alternatives)):
-            parts = [_as_set(item) for item in value.items]
-            return None if any(p is None for p in parts) else sympy.Union(*parts)
-        if isinstance(value, Relation) and any(op != "=" for op in value.ops):
-            return _inequality_set(value)
-    except (TypeError, ValueError):
-        return None
-    return None
-
-
-_RELATIONALS = {"<": sympy.Lt, "<=": sympy.Le, ">": sympy.Gt, ">=": sympy.Ge, "!=": sympy.Ne, "=": sympy.Eq}
-
-
-def _inequality_set(rel: Relation):
-    symbols = set().union(*(p.free_symbols for p in rel.parts))
-    if len(symbols) != 1:
-        return None
-    (x,) = symbols
-    result = sympy.S.Reals
-    for (lhs, rhs), op in zip(zip(rel.parts, rel.parts[1:]), rel.ops):
-        result = result.intersect(_RELATIONALS[op](lhs, rhs).as_set() if (lhs - rhs).free_symbols else sympy.S.Reals)
-    return result
-
-
-def _sets_equal(a, b) -> bool:
-    if a == b:
-        return True
-    return sympy.Complement(a, b) is sympy.S.EmptySet and sympy.Complement(b, a) is sympy.S.EmptySet

@@ -1,17 +1,28 @@
 """String clean-up before parsing: what LaTeX and prose add that carries no value.
 
-Removes math delimiters, sizing commands, text wrappers, degree marks, currency
-and trailing unit words; maps Unicode maths to LaTeX; joins thousands
-separators (``1,234``, ``1\\,234``, ``1{,}234``). Nothing here changes a value.
+Removes math delimiters, sizing commands, text wrappers (``\\text``, ``\\textnormal``,
+``\\mbox``), degree marks, currency, trailing ``\\\\`` and periods, and unit words (also
+glued to the number, ``7weeks``, or in another script, ``3/4 千克``); maps Unicode maths,
+other scripts' digits and full-width forms to ASCII/LaTeX; joins thousands separators
+(``1,234``, ``1\\,234``, ``1{,}234``, ``12,\\!345``, ``1 250 000``); drops a quantifier
+clause (``2\\pi k \\text{ for some integer } k``) and an ``\\approx`` tail after an exact
+value; writes ``8:34 PM`` as ``20:34``. Nothing here changes a value.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
+
+from verifiers.math_tokens import GREEK
+from verifiers.math_units import strip_units
 
 _UNICODE = {
-    "−": "-", "–": "-", "×": r"\times ", "·": r"\cdot ", "÷": "/", "≤": r"\le ", "≥": r"\ge ",
-    "≠": r"\ne ", "π": r"\pi ", "∞": r"\infty ", "√": r"\sqrt", "±": r"\pm ", "∓": r"\mp ",
-    "∪": r"\cup ", "∅": r"\{\}", "°": "",
+    "−": "-", "–": "-", "×": r"\times ", "·": r"\cdot ", "⋅": r"\cdot ", "÷": "/", "≤": r"\le ", "≥": r"\ge ",
+    "≠": r"\ne ", "π": r"\pi ", "∞": r"\infty ", "√": r"\sqrt", "±": r"\pm ", "∓": r"\mp ", "≈": r"\approx ",
+    "∪": r"\cup ", "∅": r"\{\}", "∈": r"\in ", "°": "", "²": "^2", "³": "^3", "½": r"\frac{1}{2}",
+    "¼": r"\frac{1}{4}", "¾": r"\frac{3}{4}", "⅓": r"\frac{1}{3}", "⅔": r"\frac{2}{3}",
+    "⟨": "(", "⟩": ")", r"\langle": "(", r"\rangle": ")", "\u00a0": " ", "\u202f": " ", "\u2009": " ",
 }
 _DROP = [
     r"\\left\.", r"\\right\.", r"\\left", r"\\right", r"\\[bB]ig{1,2}[lr]?", r"\\displaystyle",
@@ -19,43 +30,123 @@ _DROP = [
     r"\^\s*\{\s*\\circ\s*\}", r"\^\s*\\circ", r"\\circ", r"\\degree",
 ]
 _DROP_RE = re.compile("|".join(_DROP))
-_WRAPPERS_RE = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname\*?|rm)\s*\{([^{}]*)\}")
+_WRAPPERS_RE = re.compile(
+    r"\\(?:text|textnormal|textbf|textit|textrm|textsf|textup|texttt|emph|mathrm|mathbf|mathit|mathsf|mathtt"
+    r"|boldsymbol|bm|mbox|hbox|boxed|fbox|operatorname\*?|rm)\s*\{([^{}]*)\}"
+)
 _FRAC_RE = re.compile(r"\\[dtc]frac")
-_THOUSANDS_GROUP_RE = re.compile(r"(\d)(?:\{,\}|\\,|\\ )(?=\d{3}(?!\d))")
+# Digit grouping in LaTeX: 1\,234  1{,}234  12,\!345  45,\! 000  1\ 234.
+_THOUSANDS_GROUP_RE = re.compile(r"(\d)(?:\{,\}|,\{\}|,\\!|,\\,|\\,|\\ |\\!)\s*(?=\d{3}(?!\d))")
 _SPACES_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~")
 _THOUSANDS_PLAIN_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS_SPACED_RE = re.compile(r"-?\d{1,3}(?: \d{3})+(?:\.\d+)?")  # 1 250 000 (SI style)
 _MIXED_PLAIN_RE = re.compile(r"^(-?\d+)\s+(\d+)/(\d+)$")  # "3 1/2"
 _PERCENT_WORD_RE = re.compile(r"\s*(?:percent|per\s*cent|pct)\.?\s*$", re.I)
-# Unit words after a number: "12 cm", "5 apples", "3 m/s", "7 \text{ sq units}".
-_UNIT_TAIL_RE = re.compile(
-    r"(?<=[\d})])(?P<tail>(?:\s+[A-Za-z]{2,}|\s+[A-Za-z]\b)(?:\s*[A-Za-z]+|\s*\^\s*\{?\d\}?|\s*/\s*[A-Za-z]+)*)\s*$"
+_TRAILING = (r"\\", "\\", ".", ",", ";", r"\quad")  # LaTeX line breaks, a stray backslash, a full stop
+# "2\pi k for some integer k", "x = 1 + 2k, where k is an integer", ", k \in \mathbb{Z}": a quantifier, no value.
+# (No leading \s* in the pattern: the search finds the start, and nested \s* runs are cubic.)
+_CLAUSE_RE = re.compile(
+    r"\b(?:for\s+(?:some|all|any|every|each|integers?|an?\s+integer)|where)\b"
+    r"|\(?[a-zA-Z]\s*\\in\s*\\mathbb\s*\{?\s*[ZN]\b"
 )
-_NOT_UNITS = {
-    "or", "and", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "sqrt", "pi", "abs",
-    "i", "e", "x", "y", "z", "n", "k", "t", "a", "b", "c", "infty", "inf", "oo",
-}
+_CLOCK_RE = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*([ap])\.?\s*m\.?", re.I)
+_NAMED_TIME_RE = re.compile(r"(?:12(?::00)?\s*)?(midnight|noon|midday)", re.I)
+_CHOICE_RE = re.compile(r"\(\s*([A-Ea-e])\s*\)")
+_DIGITS = {**{0x660 + i: str(i) for i in range(10)}, **{0x6F0 + i: str(i) for i in range(10)},
+           **{0x966 + i: str(i) for i in range(10)}, **{0x9E6 + i: str(i) for i in range(10)},
+           0x66B: ".", 0x66C: ","}  # Arabic-Indic, Persian, Devanagari, Bengali; Arabic decimal and group marks
+_FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}  # full-width ASCII: ４２ ＝ ３
 
 
+def _greek_letters() -> dict[str, str]:
+    """ω -> \\omega, Δ -> \\Delta: Greek letters as the LaTeX commands the parser knows."""
+    out = {}
+    for code in range(0x391, 0x3CA):
+        name = unicodedata.name(chr(code), "")
+        if name.startswith("GREEK") and "LETTER" in name:
+            word = name.rsplit(" ", 1)[-1].lower()
+            command = word.capitalize() if "CAPITAL" in name else word
+            if command in GREEK:
+                out[chr(code)] = f"\\{command} "
+    return out
+
+
+_GREEK_LETTERS = _greek_letters()
+
+
+def ascii_forms(text: str) -> str:
+    """Other scripts' digits and full-width forms as ASCII (a number is a number in any script)."""
+    return text.translate(_DIGITS).translate(_FULLWIDTH)
+
+
+@lru_cache(maxsize=4096)  # one answer is normalised several times on its way through the verifier
 def normalize(text: str) -> str:
-    text = text.strip()
+    text = " ".join(ascii_forms(text).split())  # one space for any run: no regex below meets a long one
     for char, latex in _UNICODE.items():
         text = text.replace(char, latex)
+    if not text.isascii():
+        text = "".join(_GREEK_LETTERS.get(ch, ch) for ch in text)
     text = _FRAC_RE.sub(r"\\frac", text)
     text = re.sub(r"\\mathbb\s*\{?\s*R\s*\}?", r"(-\\infty, \\infty)", text)
     text = re.sub(r"\\(?:emptyset|varnothing)", r"\\{\\}", text)
     prev = None
     while prev != text:  # nested wrappers: \text{\textbf{5}}
         prev, text = text, _WRAPPERS_RE.sub(lambda m: f" {m.group(1)} ", text)
-    text = _DROP_RE.sub("", text)
+    text = _drop_clause(text)
     text = _THOUSANDS_GROUP_RE.sub(r"\1", text)
+    text = _DROP_RE.sub("", text)
     text = _SPACES_RE.sub(" ", text)
-    text = text.strip().rstrip(".").strip()
+    text = _strip_trailing(text).lstrip()
+    text = _approx_exact_part(text)
     text = _MIXED_PLAIN_RE.sub(r"\1\\frac{\2}{\3}", text)
     text = _PERCENT_WORD_RE.sub(r"\\%", text)
-    text = _strip_units(text).strip()
+    text = _clock_24h(text)
+    text = strip_units(text).strip()
+    text = " ".join(text.split())
     if _THOUSANDS_PLAIN_RE.fullmatch(text):
         text = text.replace(",", "")
+    elif _THOUSANDS_SPACED_RE.fullmatch(text):
+        text = text.replace(" ", "")
+    if _CHOICE_RE.fullmatch(text):
+        text = _CHOICE_RE.fullmatch(text).group(1)  # multiple choice: "(C)" is "C"
     return _NUMBER_WORDS.get(text.lower(), text).strip()
+
+
+def _strip_trailing(text: str) -> str:
+    """Drop trailing punctuation and breaks (a loop, not a regex: long runs stay linear)."""
+    text = text.rstrip()
+    while text and (end := next((t for t in _TRAILING if text.endswith(t)), None)):
+        text = text[: -len(end)].rstrip()
+    return text
+
+
+def _drop_clause(text: str) -> str:
+    """Everything from the first quantifier on, unless nothing would be left."""
+    match = _CLAUSE_RE.search(text)
+    return text[: match.start()].rstrip(" ,") if match and text[: match.start()].strip(" ,") else text
+
+
+def _approx_exact_part(text: str) -> str:
+    r"""'\frac{\sqrt2}{2} \approx 0.707' is its exact part; 'x \approx 0.707' is 'x = 0.707'."""
+    if r"\approx" not in text:
+        return text
+    exact, _, approx = text.partition(r"\approx")
+    exact = exact.strip().rstrip("=").strip()
+    if re.fullmatch(r"[A-Za-z](?:_\{?\w+\}?)?", exact):
+        return f"{exact} = {approx.strip()}"
+    return exact or approx.strip()
+
+
+def _clock_24h(text: str) -> str:
+    """'8:34 PM' -> '20:34', '12:05 a.m.' -> '0:05', '9 pm' -> '21:00', '12:00 midnight' -> '0:00'."""
+    named = _NAMED_TIME_RE.fullmatch(text)
+    if named:
+        return "0:00" if named.group(1).lower() == "midnight" else "12:00"
+    match = _CLOCK_RE.fullmatch(text)
+    if not match or not 1 <= int(match.group(1)) <= 12:
+        return text
+    hours = int(match.group(1)) % 12 + (12 if match.group(3).lower() == "p" else 0)
+    return f"{hours}:{match.group(2) or '00'}"
 
 
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
@@ -63,13 +154,3 @@ _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(_ONES)}
 _NUMBER_WORDS |= {t: str(20 + 10 * i) for i, t in enumerate(_TENS)}
 _NUMBER_WORDS |= {f"{t}-{o}": str(20 + 10 * i + j) for i, t in enumerate(_TENS) for j, o in enumerate(_ONES[1:10], 1)}
-
-
-def _strip_units(text: str) -> str:
-    match = _UNIT_TAIL_RE.search(text)
-    if not match:
-        return text
-    words = re.findall(r"[A-Za-z]+", match.group("tail"))
-    if any(w.lower() in _NOT_UNITS for w in words if len(w) > 1) or any(w in _NOT_UNITS for w in words):
-        return text
-    return text[: match.start("tail")]

@@ -1,13 +1,15 @@
 """Parse a final answer, LaTeX or plain text, into sympy values — without executing it.
 
-A hand-written tokenizer and Pratt parser build sympy objects directly (no
-``eval``, no ``parse_expr``), so a completion can never run code. The same
-grammar reads ``\\frac{\\sqrt{2}}{2}`` and ``sqrt(2)/2``, ``\\cos^2 x`` and
-``cos(x)^2``. Shapes beyond a single expression are small frozen records:
+The answer's structure (lists, alternatives, relations, intervals) is read here; each
+single expression goes to the Pratt parser in ``verifiers.math_expr``, which builds
+sympy objects directly (no ``eval``), so a completion can never run code. Shapes beyond
+a single expression are small frozen records:
 
-    Relation  x = 2, 1 < x <= 3         Seq     (1, 2), [1, 3), \\{1, 2\\}, "1, 2"
+    Relation  x = 2, 1 < x <= 3         Seq     (1, 2), [1, 3), \\{1, 2\\}, "1, 2", "1; 2"
     Alternatives  "1 or 2", "\\pm 3"     Union   (-oo, 1) \\cup (2, oo)
     Percent  50\\%                       Text    an answer that is not mathematics
+    Label    the named side of g(x) = 3x-1, (a, b) = (2, 5), m:n = 3:8, \\angle ABC = 38
+    Ratio    3:8                        ClockTime  20:34 (8:34 PM is normalised to it)
 
 Work is bounded: nesting depth, token count and the size of exact integer
 powers and factorials are capped, raising ``BudgetExceeded`` early instead of
@@ -15,28 +17,18 @@ letting sympy grind on an adversarial input.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import sympy
 
-from verifiers import math_numbers as num
+from verifiers.math_expr import parse_expression
 from verifiers.math_normalize import normalize
-from verifiers.math_tokens import (
-    CLOSERS, CONSTANTS, FUNCTIONS, GREEK, INVERSE, MULT, OPENERS, RELATIONS, BudgetExceeded, ParseError,
-    tokenize,
-)
-
-MAX_DEPTH = 600
-
-# A 600-deep answer needs ~5 Python frames a level; the default limit (1000) would
-# turn legitimate nesting into RecursionError. Pure-Python frames are cheap in 3.11.
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 8 * MAX_DEPTH + 1000))
+from verifiers.math_tokens import CLOSERS, GREEK, OPENERS, RELATIONS, ParseError, tokenize
 
 
 @dataclass(frozen=True)
 class Relation:
-    parts: tuple      # sympy expressions
+    parts: tuple      # sympy expressions, or Label / Seq / Ratio for labelled answers
     ops: tuple        # "=", "<", "<=", ">", ">=", "!="
 
 
@@ -64,6 +56,25 @@ class Percent:
 @dataclass(frozen=True)
 class Text:
     text: str
+
+
+@dataclass(frozen=True)
+class Label:
+    """A side of an equation that only names the value on the other side."""
+
+    name: str          # canonical spelling: "g(x)", "(a,b)", "m:n", "\\angleABC"
+    args: tuple = ()   # g(x) -> (x,): what a function depends on; (a, b) -> (a, b): what a tuple names
+    kind: str = "name"  # "function", "tuple" or "name"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    items: tuple       # 3:8 -> (3, 8)
+
+
+@dataclass(frozen=True)
+class ClockTime:
+    seconds: int       # since midnight: 20:34 -> 74040
 
 
 # ---------------------------------------------------------------- top level
@@ -125,6 +136,8 @@ def _matching_close(tokens: list[str]) -> int:
 def _parse_structure(tokens: list[str]):
     if not tokens:
         raise ParseError("empty answer")
+    if len(tokens) > 2 and tokens[1] == r"\in" and _lone_name(tokens[:1]):
+        return _parse_structure(tokens[2:])  # "x \in A \cup B" is the set A \cup B, whatever its parts
     alternatives = _split_top(tokens, lambda t: t in ("or", r"\lor", r"\vee"))
     if len(alternatives) > 1:
         return Alternatives(tuple(_parse_structure(p) for p in alternatives))
@@ -137,24 +150,60 @@ def _parse_structure(tokens: list[str]):
     relation = _split_top(tokens, lambda t: t in RELATIONS or t == r"\in")
     if len(relation) > 1:
         return _relation(tokens, relation)
+    ratio = _split_top(tokens, lambda t: t == ":")
+    if len(ratio) > 1:
+        return _ratio(ratio)
     if tokens[0] in OPENERS and _matching_close(tokens) == len(tokens) - 1:
         inner = tokens[1:-1]
         brackets = tokens[0][-1] + tokens[-1][-1]
         if brackets == "{}" and tokens[0] == "{":  # a plain TeX group, not a set
             return _parse_structure(inner)
+        if brackets == "{}" and (condition := _set_builder(inner)) is not None:
+            return condition
         parts = _split_top(inner, lambda t: t in (",", ";"))
         if brackets == "{}" or len(parts) > 1:
             return Seq(tuple(_parse_structure(p) for p in parts if p or brackets != "{}"), brackets)
     if tokens[-1] in ("%", r"\%"):
-        return Percent(_Expr(tokens[:-1]).parse())
-    return _Expr(tokens).parse()
+        return Percent(parse_expression(tokens[:-1]))
+    return parse_expression(tokens)
+
+
+def _set_builder(inner: list[str]):
+    """\\{x \\mid x > 2\\} is the set its condition describes; None for a plain set."""
+    parts = _split_top(inner, lambda t: t in (r"\mid", "|", ":"))
+    if len(parts) != 2 or not parts[1]:
+        return None
+    try:
+        condition = _parse_structure(parts[1])
+    except ParseError:
+        return None
+    return condition if isinstance(condition, (Relation, Union, Alternatives)) else None
 
 
 def _relation(tokens: list[str], parts: list[list[str]]):
     ops = [RELATIONS.get(t, t) for t in _top_level_tokens(tokens) if t in RELATIONS or t == r"\in"]
     if r"\in" in ops:  # "x \in [1, 2)" -> the set itself
         return _parse_structure(parts[-1])
-    return Relation(tuple(_Expr(p).parse() for p in parts), tuple(ops))
+    return Relation(tuple(_side(p) for p in parts), tuple(ops))
+
+
+def _side(tokens: list[str]):
+    if not tokens:
+        raise ParseError("empty side of a relation")
+    return _label(tokens) or _parse_structure(tokens)
+
+
+def _ratio(parts: list[list[str]]):
+    if len(parts) in (2, 3) and all(len(p) == 1 and p[0].isdigit() for p in parts) and _is_clock(parts):
+        hours, minutes, *seconds = (int(p[0]) for p in parts)
+        return ClockTime(3600 * hours + 60 * minutes + (seconds[0] if seconds else 0))
+    return Ratio(tuple(parse_expression(p) for p in parts))
+
+
+def _is_clock(parts: list[list[str]]) -> bool:
+    """20:34 and 8:05:30 are times of day (two-digit minutes and seconds); 3:8 and 2:15:4 are ratios."""
+    hours, *rest = (p[0] for p in parts)
+    return int(hours) <= 24 and all(len(r) == 2 and int(r) < 60 for r in rest)
 
 
 def _top_level_tokens(tokens: list[str]) -> list[str]:
@@ -169,244 +218,56 @@ def _top_level_tokens(tokens: list[str]) -> list[str]:
     return out
 
 
-# ---------------------------------------------------------------- expressions
-_BP_ADD, _BP_MUL, _BP_IMPLICIT, _BP_UNARY = 10, 20, 22, 25
+# ---------------------------------------------------------------- labels
+# Commands that name a geometric object: "\angle ABC = 38^\circ" answers 38.
+_GEOMETRY_NAMES = {r"\angle", r"\measuredangle", r"\overline", r"\overarc", r"\widehat", r"\triangle", r"\arc"}
+_EVENT_TOKENS = set(RELATIONS) | {"|", r"\mid"}
 
 
-class _Expr:
-    """Pratt parser over one expression's tokens."""
-
-    def __init__(self, tokens: list[str]):
-        self.tokens = tokens
-        self.pos = 0
-        self.depth = 0
-        self.in_abs = 0
-
-    def parse(self) -> sympy.Expr:
-        if not self.tokens:
-            raise ParseError("empty expression")
-        value = self.expr(0)
-        if self.pos != len(self.tokens):
-            raise ParseError(f"unexpected {self.tokens[self.pos]!r}")
-        return value
-
-    def peek(self) -> str | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def take(self, expected: str | None = None) -> str:
-        tok = self.peek()
-        if tok is None or (expected is not None and tok != expected):
-            raise ParseError(f"expected {expected or 'more'}, found {tok!r}")
-        self.pos += 1
-        return tok
-
-    def expr(self, min_bp: int) -> sympy.Expr:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise BudgetExceeded(f"nesting deeper than {MAX_DEPTH}")
-        try:
-            left = self.prefix()
-            while (tok := self.peek()) is not None:
-                if tok in ("+", "-") and min_bp < _BP_ADD:
-                    self.take()
-                    right = self.expr(_BP_ADD)
-                    left = left + right if tok == "+" else left - right
-                elif (tok in MULT or tok in ("/", r"\div")) and min_bp < _BP_MUL:
-                    self.take()
-                    right = self.expr(_BP_MUL)
-                    left = left * right if tok in MULT else num.divide(left, right)
-                elif self.starts_atom(tok) and min_bp < _BP_IMPLICIT:
-                    left = left * self.expr(_BP_IMPLICIT)
-                elif tok in ("%", r"\%"):
-                    self.take()
-                    left = left / 100
-                else:
-                    break
-            return left
-        finally:
-            self.depth -= 1
-
-    def starts_atom(self, tok: str) -> bool:
-        if tok == "|" or tok in (r"\vert", r"\lvert", r"\rvert", r"\mid"):
-            return not self.in_abs
-        if tok in ("(", "{", r"\frac", r"\sqrt", r"\binom", r"\begin", r"\lfloor", r"\lceil", r"\operatorname"):
-            return True
-        if tok[0].isdigit() or tok[0] == ".":
-            return True
-        if tok[0].isalpha():
-            return tok not in ("or", "and", "U")
-        return tok.startswith("\\") and (tok[1:] in FUNCTIONS or tok[1:] in CONSTANTS or tok[1:] in GREEK)
-
-    def prefix(self) -> sympy.Expr:
-        tok = self.peek()
-        if tok in ("-", "+"):
-            self.take()
-            operand = self.expr(_BP_UNARY)
-            return -operand if tok == "-" else operand
-        return self.postfix(self.atom())
-
-    def postfix(self, base: sympy.Expr) -> sympy.Expr:
-        while (tok := self.peek()) is not None:
-            if tok in ("^", "**"):
-                self.take()
-                base = num.power(base, self.exponent())
-            elif tok == "!":
-                self.take()
-                base = num.factorial(base)
-            elif tok == "'":
-                raise ParseError("derivative marks are not supported")
-            else:
-                return base
-        return base
-
-    def exponent(self) -> sympy.Expr:
-        if self.peek() in ("-", "+"):
-            sign = -1 if self.take() == "-" else 1
-            return sign * self.exponent()
-        return self.atom()
-
-    def group(self) -> sympy.Expr:
-        """A TeX argument: ``{...}`` or a single token (``\\frac12``)."""
-        if self.peek() == "{":
-            self.take()
-            value = self.expr(0)
-            self.take("}")
-            return value
-        tok = self.peek()
-        if tok is not None and tok[0].isdigit() and len(tok) > 1 and tok.isdigit():
-            self.tokens[self.pos] = tok[1:]  # \frac12: each argument is one digit
-            return sympy.Integer(tok[0])
-        return self.atom()
-
-    def atom(self) -> sympy.Expr:
-        tok = self.take()
-        if tok[0].isdigit() or tok[0] == ".":
-            return self.mixed_number(num.number(tok))
-        if tok in ("(", "{", "["):
-            close = {"(": ")", "{": "}", "[": "]"}[tok]
-            value = self.expr(0)
-            self.take(close)
-            return value
-        if tok in ("|", r"\vert", r"\lvert", r"\mid"):
-            self.in_abs += 1
-            value = self.expr(0)
-            self.in_abs -= 1
-            if self.take() not in ("|", r"\vert", r"\rvert", r"\mid"):
-                raise ParseError("unclosed absolute value")
-            return sympy.Abs(value)
-        if tok == r"\frac":
-            numerator = self.group()
-            return num.divide(numerator, self.group())
-        if tok == r"\binom":
-            n = self.group()
-            return sympy.binomial(n, self.group())
-        if tok == r"\sqrt":
-            if self.peek() == "[":
-                self.take()
-                index = self.expr(0)
-                self.take("]")
-                return sympy.root(self.group(), index)
-            return sympy.sqrt(self.group())
-        if tok == r"\begin":
-            return self.matrix()
-        if tok == r"\operatorname":
-            name = "".join(self.raw_group())
-            return self.function(name)
-        if tok in (r"\lfloor", r"\lceil"):
-            value = self.expr(0)
-            self.take(r"\rfloor" if tok == r"\lfloor" else r"\rceil")
-            return sympy.floor(value) if tok == r"\lfloor" else sympy.ceiling(value)
-        name = tok[1:] if tok.startswith("\\") else tok
-        if name in FUNCTIONS:
-            return self.function(name)
-        if name in CONSTANTS:
-            return CONSTANTS[name]
-        if tok.startswith("\\") and name not in GREEK:
-            raise ParseError(f"unsupported command {tok}")
-        if not name.isalpha():
-            raise ParseError(f"unexpected {tok!r}")
-        return self.symbol(name, latex=tok.startswith("\\"))
-
-    def symbol(self, name: str, latex: bool) -> sympy.Expr:
-        if self.peek() == "_":
-            self.take()
-            sub = self.raw_group()
-            return sympy.Symbol(f"{name}_{''.join(sub)}")
-        if not latex and name == "e":
-            return sympy.E
-        if not latex and name == "i":
-            return sympy.I
-        return sympy.Symbol(name)
-
-    def raw_group(self) -> list[str]:
-        if self.peek() != "{":
-            return [self.take()]
-        self.take()
-        out = []
-        while self.peek() not in ("}", None):
-            out.append(self.take())
-        self.take("}")
-        return out
-
-    def function(self, name: str) -> sympy.Expr:
-        base = None
-        if name == "log" and self.peek() == "_":
-            self.take()
-            base = self.group()
-        power = None
-        if self.peek() in ("^", "**"):
-            self.take()
-            power = self.exponent()
-        if self.peek() in ("(", "{"):
-            arg = self.atom()
-        else:  # "\sin 2x": the argument is the next implicit product, up to the next function
-            arg = self.prefix()
-            while (tok := self.peek()) is not None and self.starts_atom(tok) and not _is_function(tok):
-                arg = arg * self.postfix(self.atom())
-        fn = FUNCTIONS[name]
-        if power == -1 and name in INVERSE:
-            return INVERSE[name](arg)
-        value = sympy.log(arg, base) if base is not None else fn(arg)
-        return num.power(value, power) if power is not None else value
-
-    def mixed_number(self, whole: sympy.Expr) -> sympy.Expr:
-        """LaTeX mixed numbers: ``3\\frac{1}{2}`` is 7/2, not 3/2."""
-        if self.peek() != r"\frac" or not (isinstance(whole, sympy.Integer) and whole >= 0):
-            return whole
-        start = self.pos
-        self.take()
-        frac = num.divide(self.group(), self.group())
-        if isinstance(frac, sympy.Rational) and 0 < frac < 1:
-            return whole + frac
-        self.pos = start
-        return whole
-
-    def matrix(self) -> sympy.Expr:
-        env = "".join(self.raw_group())
-        if env not in ("pmatrix", "bmatrix", "matrix", "vmatrix", "Bmatrix", "smallmatrix", "array"):
-            raise ParseError(f"unsupported environment {env}")
-        if env == "array" and self.peek() == "{":
-            self.raw_group()  # column spec
-        rows: list[list] = [[]]
-        while True:
-            cell = []
-            while self.peek() not in ("&", r"\\", r"\end", None):
-                cell.append(self.take())
-            if cell:
-                rows[-1].append(_Expr(cell).parse())
-            sep = self.take()
-            if sep == r"\\":
-                rows.append([])
-            elif sep == r"\end":
-                self.raw_group()
-                break
-        rows = [r for r in rows if r]
-        if not rows or len({len(r) for r in rows}) != 1:
-            raise ParseError("ragged matrix")
-        matrix = sympy.ImmutableMatrix(rows)
-        return matrix.det() if env == "vmatrix" else matrix
+def _label(tokens: list[str]) -> Label | None:
+    """The side of an equation that names a value: g(x), (a, b), m:n, \\angle ABC, AB."""
+    name = "".join(tokens)
+    if tokens[0] in _GEOMETRY_NAMES or tokens[:2] == ["m", r"\angle"]:
+        return Label(name)
+    if len(tokens) >= 2 and all(len(t) == 1 and t.isupper() for t in tokens) and len(tokens) <= 4:
+        return Label(name)  # a segment or an angle named by its points: AB, ABC
+    head = _function_name_length(tokens)  # f, f', f^{-1}
+    if _lone_name(tokens[:1]) and tokens[head:head + 1] == ["("] and _closes_at_end(tokens[head:]):
+        args = _split_top(tokens[head + 1:-1], lambda t: t == ",")
+        if all(_lone_name(a) for a in args):
+            return Label(name, tuple(sympy.Symbol("".join(a)) for a in args), "function")
+        if all(_lone_name(a) or (len(a) == 1 and a[0].isdigit()) for a in args):
+            return Label(name)  # f(2): a value of the function, named
+        if any(t in _EVENT_TOKENS for t in tokens):
+            return Label(name)  # P(X = 2), P(A | B)
+        return None  # a(b + c) is a product
+    if tokens[0] == "(" and _closes_at_end(tokens):
+        items = _split_top(tokens[1:-1], lambda t: t == ",")
+        if len(items) > 1 and all(_lone_name(i) for i in items):
+            return Label(name, tuple(sympy.Symbol("".join(i)) for i in items), "tuple")
+        return None
+    items = _split_top(tokens, lambda t: t == ":")
+    return Label(name) if len(items) > 1 and all(_lone_name(i) for i in items) else None
 
 
-def _is_function(tok: str) -> bool:
-    name = tok[1:] if tok.startswith("\\") else tok
-    return name in FUNCTIONS or tok == r"\sqrt"
+def _function_name_length(tokens: list[str]) -> int:
+    """Tokens naming a function before its "(": f, f', f'', f^{-1}."""
+    end = 1
+    while tokens[end:end + 1] == ["'"]:
+        end += 1
+    for inverse in (["^", "{", "-", "1", "}"], ["^", "-", "1"]):
+        if tokens[end:end + len(inverse)] == inverse:
+            return end + len(inverse)
+    return end
+
+
+def _lone_name(tokens: list[str]) -> bool:
+    """x, \\alpha, x_1, x_{12}: one variable, nothing else."""
+    if not tokens or not ((len(tokens[0]) == 1 and tokens[0].isalpha()) or tokens[0][1:] in GREEK):
+        return False
+    rest = tokens[1:]
+    return not rest or (rest[0] == "_" and (len(rest) == 2 or (rest[1] == "{" and rest[-1] == "}" and "}" not in rest[2:-1])))
+
+
+def _closes_at_end(tokens: list[str]) -> bool:
+    return _matching_close(tokens) == len(tokens) - 1

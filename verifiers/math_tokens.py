@@ -27,7 +27,7 @@ TOKEN_RE = re.compile(
     r"|(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+(?![A-Za-z]))?)"
     r"|(?P<cmd>\\(?:[A-Za-z]+|\\|[{}|,;:! %&]))"
     r"|(?P<word>[A-Za-z]+)"
-    r"|(?P<op>\*\*|<=|>=|!=|=<|=>|[-+*/^!=<>,|_&()\[\]{}%'])"
+    r"|(?P<op>\*\*|<=|>=|!=|=<|=>|[-+*/^!=<>,;:|_&()\[\]{}%'])"
 )
 FUNCTIONS = {
     "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot, "sec": sympy.sec,
@@ -69,9 +69,11 @@ def tokenize(text: str) -> list[str]:
         if kind == "word" and tokens[-2:-1] in ([r"\begin"], [r"\end"], [r"\operatorname"]):
             tokens.append(m.group())  # an environment or operator name, not a product
         elif kind == "word":
-            tokens.extend(_split_word(m.group()))
+            tokens.extend(split_word(m.group()))
         elif kind == "cmd" and m.group() in (r"\,", r"\;", r"\:", r"\!", r"\ ", r"\quad", r"\qquad"):
             continue
+        elif kind == "cmd" and m.group() == r"\colon":  # a ratio, 3 \colon 8
+            tokens.append(":")
         else:
             tokens.append(m.group())
         if len(tokens) > MAX_TOKENS:
@@ -79,15 +81,16 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def _split_word(word: str) -> list[str]:
+def split_word(word: str) -> list[str]:
     """'xy' -> x, y; 'sinx' -> sin, x; a long unknown word is prose, not maths."""
     if word in WORDS or word in GREEK:
         return [word]
-    out, i = [], 0
+    out, i, letters = [], 0, 0
     while i < len(word):
         known = next((w for w in WORDS if word.startswith(w, i) and w not in ("or", "and")), None)
         out.append(known or word[i])
         i += len(known) if known else 1
-    if sum(len(t) == 1 for t in out) > 3:
-        raise ParseError(f"{word!r} reads as prose, not as a product of variables")
+        letters += not known
+        if letters > 3:  # stop at once: a 50,000-letter word must not cost 50,000 look-ups
+            raise ParseError(f"{word[:40]!r} reads as prose, not as a product of variables")
     return out

@@ -66,6 +66,6 @@ def _actors_line(config: ExperimentConfig) -> str:
 def _model_line(model: str) -> str:
     if model == "tiny":
         return "model: tiny (built locally from the task text at start)"
-    if (Path(model) / "config.json").is_file():
+    if (Path(model) / "config.json").is_file() or (Path(model) / "adapter_config.json").is_file():  # a model, or a LoRA adapter
         return f"model: {model} (found)"
     return f"model: {model} (NOT FOUND here: needed to train, not to validate)"

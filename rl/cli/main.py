@@ -180,6 +180,9 @@ def run_train(args: argparse.Namespace) -> int:
         overrides.append("run.resume=true")
     try:
         config = load_config(args.config, overrides)
+        from rl.engine.lora import check_lora_settings
+
+        check_lora_settings(config)  # LoRA target modules against the model's architecture (no weights are read)
     except ConfigError as exc:
         print(f"rlvr train: {exc}", file=sys.stderr)
         return 2

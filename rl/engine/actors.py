@@ -265,7 +265,10 @@ class Cluster:
         return gather(refs, self.learner_names, "load_trainer_state", self.timeout_s)[0]
 
     def save(self, path: str, extra: dict[str, Any]) -> None:
-        gather([self.learners[0].save.remote(path, extra)], self.learner_names[:1], "checkpoint", self.timeout_s)
+        """Learner 0 writes the checkpoint; under fsdp every learner joins (gathering weights and writing its
+        optimizer shard are collectives)."""
+        savers = self._exporters()
+        gather([a.save.remote(path, extra) for a in savers], self.learner_names[: len(savers)], "checkpoint", self.timeout_s)
 
     def shutdown(self) -> None:
         for actor in self.rollouts + self.learners:

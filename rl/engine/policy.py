@@ -8,6 +8,8 @@ one per token, as Qwen2 does; ``<think>``/``</think>`` single tokens) with a Qwe
 chat template, makes a randomly initialised ``Qwen2ForCausalLM`` and saves both with
 ``save_pretrained``. ``load_policy`` then loads it exactly as it would load a real
 checkpoint. Nothing is ever fetched from a hub: loading passes ``local_files_only=True``.
+A peft adapter directory (a LoRA run's checkpoint, ``rl.engine.lora``) loads as its base plus the
+adapter, wherever a model directory is expected.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rl.config import ConfigError, ExperimentConfig
+from rl.config import ConfigError, ExperimentConfig, LoRAConfig
 from rl.config.build import config_to_dict
 
 # Bump when the builder changes what it writes, so that cached tiny models are rebuilt.
@@ -151,22 +153,42 @@ def _strip(text: str, tokens: Sequence[str]) -> str:
     return text
 
 
-def load_policy(path: str | Path, device: str = "cpu", dtype: str = "float32") -> tuple[Any, Any]:
+def load_policy(path: str | Path, device: str = "cpu", dtype: str = "float32", *, lora: LoRAConfig | None = None,
+                trainable: bool = False) -> tuple[Any, Any]:
     """(model, tokenizer) from a local Hugging Face model directory: the model on ``device`` in eval
     mode, the tokenizer padding on the left. ``dtype``: a torch dtype name, or "auto" (``resolve_dtype``:
-    bfloat16 on a GPU, float32 on CPU; never the checkpoint's own dtype, which would differ by model)."""
+    bfloat16 on a GPU, float32 on CPU; never the checkpoint's own dtype, which would differ by model).
+
+    ``lora`` enabled: a peft model whose adapter is ``path``'s own when ``path`` is an adapter directory
+    (``rl.engine.lora``; its adapter trainable if ``trainable``), else a fresh one. Without ``lora``, an
+    adapter directory loads as its base with the adapter merged in: a plain model, as any other."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rl.engine import lora as adapters
 
     _quiet_progress_bars()
     path = check_model_dir(path)
     torch_dtype = getattr(torch, resolve_dtype(dtype, device))
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    adapter = adapters.is_adapter_dir(path)
+    weights = check_model_dir(adapters.adapter_base(path)) if adapter else path
+    model = AutoModelForCausalLM.from_pretrained(weights, dtype=torch_dtype, local_files_only=True)
+    if adapter:
+        model = adapters.load_adapter(path, model, lora, trainable=trainable)
+    elif lora is not None and lora.enabled:
+        model = adapters.add_adapter(model, lora)
+    tokenizer = AutoTokenizer.from_pretrained(_tokenizer_dir(path), local_files_only=True)
     if tokenizer.pad_token is None:  # many base checkpoints ship without one; batching needs it
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # as the tiny tokenizer: batched generation continues from the last column
     return model.to(resolve_device(device)).eval(), tokenizer
+
+
+def _tokenizer_dir(path: Path) -> Path:
+    """``path``, or for an adapter directory saved without a tokenizer (peft's own), its base."""
+    from rl.engine.lora import adapter_base, is_adapter_dir
+
+    return adapter_base(path) if is_adapter_dir(path) and not (path / "tokenizer_config.json").is_file() else path
 
 
 def _quiet_progress_bars() -> None:
@@ -179,7 +201,7 @@ def load_tokenizer(path: str | Path) -> Any:
     """The tokenizer alone (the driver tokenizes SFT data; the model stays in the actors)."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(check_model_dir(path), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(_tokenizer_dir(check_model_dir(path)), local_files_only=True)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -207,12 +229,14 @@ def resolve_device(device: str) -> str:
 
 
 def check_model_dir(path: str | Path) -> Path:
-    """``path`` if it is a local Hugging Face model directory; a clear error otherwise (never a download)."""
+    """``path`` if it is a local Hugging Face model directory (or a peft adapter directory, which loads as
+    its base plus the adapter); a clear error otherwise (never a download)."""
     path = Path(path)
     if not path.exists():
         raise PolicyError(f"model.path {str(path)!r}: no such directory (only local models are loaded; use \"tiny\" to build one)")
-    if not path.is_dir() or not (path / "config.json").is_file():
-        raise PolicyError(f"model.path {str(path)!r}: not a Hugging Face model directory (no config.json)")
+    if not path.is_dir() or not ((path / "config.json").is_file() or (path / "adapter_config.json").is_file()):
+        raise PolicyError(f"model.path {str(path)!r}: not a Hugging Face model directory (no config.json, nor a peft "
+                          "adapter's adapter_config.json)")
     return path
 
 

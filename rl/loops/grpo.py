@@ -4,7 +4,8 @@
 
 Each step: pick prompts -> rollout actors sample G completions each -> the verifier
 pool judges them and the reward components score them -> group advantages ->
-learner actors update -> learner 0's weights go to the rollout actors. Before RL,
+learner actors update -> learner 0's weights go to the rollout actors (colocated,
+``rollout.colocate``: the learners sample themselves, and there is nothing to send). Before RL,
 an optional SFT warm-up teaches the answer format; held-out accuracy is measured
 before and after RL and written to ``summary.json``.
 """
@@ -81,7 +82,8 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
     start_ray(config)
     cluster = Cluster(config, load_from)
     scorer = RolloutScorer(config)
-    summary: dict = {"name": config.name, "model": str(model_path), "placement": cluster.placement()}
+    summary: dict = {"name": config.name, "model": str(model_path), "placement": cluster.placement(),
+                     "weight_sync": cluster.weight_sync}
     progress = _Progress(completed=start_step, saved=start_step if resume else None, rl_started=bool(resume))
 
     def heldout_eval() -> dict:  # greedy by default, the same samples every time
@@ -91,7 +93,8 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
     try:
         if resume:
             cluster.start_phase(config.learner.lr)
-            summary = {**cluster.load_trainer_state(load_from).get("summary", {}), "placement": summary["placement"]}
+            summary = {**cluster.load_trainer_state(load_from).get("summary", {}), "placement": summary["placement"],
+                       "weight_sync": cluster.weight_sync}
             print(f"resumed from {load_from} at step {start_step}")
         else:
             summary.update(_warm_up(config, cluster, train_prompts, tokenizer, run, heldout_eval))

@@ -11,7 +11,10 @@
 A stage runs on the experiment config with its own sections merged in
 (``rl.config.stages.stage_config``), on fresh actors loaded from the previous stage's
 final checkpoint (the first from ``model.path``): weights pass between stages only as
-checkpoints on disk, so every stage can be rerun, resumed or inspected on its own. Every
+checkpoints on disk, so every stage can be rerun, resumed or inspected on its own.
+A LoRA stage's checkpoint is an adapter (``rl.engine.lora``): the next stage loads it merged
+into its base, and a next stage that trains LoRA too starts a fresh adapter on that merged
+model (written once, to ``<checkpoint>/merged``), so that its reference is where it started. Every
 stage is judged on the experiment's held-out split, in ``run.eval_modes``, whatever data
 it trains on. With ``--resume``, finished stages (``result.json`` written, from the same
 start with the same settings and the same stages before it) are skipped and a GRPO stage continues from its newest checkpoint.
@@ -29,6 +32,7 @@ from rl.config import ExperimentConfig, StageConfig
 from rl.config.build import config_to_dict
 from rl.config.stages import stage_config
 from rl.data.prompts import load_splits
+from rl.engine.lora import is_adapter_dir, merge_adapter
 from rl.engine.policy import ensure_model
 from rl.loops.grpo import start_ray
 from rl.registries import STAGE_KINDS
@@ -55,6 +59,8 @@ def run_pipeline(config: ExperimentConfig) -> dict:
     upstream = ""  # the fingerprint of the stages so far: a change upstream reruns everything after it
     for index, (stage, cfg) in enumerate(zip(config.stages, stage_configs)):
         stage_dir = Path(cfg.run.out_dir)
+        if cfg.model.lora.enabled and stage.kind != "eval" and is_adapter_dir(current):  # a fresh adapter on the previous
+            current = str(merge_adapter(current))  # result, then its reference (adapter off); written once, beside that adapter
         fingerprint = _lineage_fingerprint(cfg, upstream)
         finished = _finished_result(stage_dir, current, fingerprint) if config.run.resume else None
         if finished is not None:
