@@ -23,11 +23,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 
 from rl.config import AlgorithmConfig, LearnerConfig
+from rl.data.records import TrainSequence
+from rl.data.tasks import arithmetic, corpus
 from rl.engine.learner import Learner
 from rl.engine.packing import pack_sequences, seq_len
 from rl.engine.policy import build_tiny_model
-from rl.data.records import TrainSequence
-from rl.data.tasks import arithmetic, corpus
 
 MODELS = {
     "small": dict(hidden=32, intermediate=64, layers=1, heads=2, kv_heads=1, vocab_size=320, max_positions=128),

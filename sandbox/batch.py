@@ -1,8 +1,8 @@
 """Many programs through one sandbox's ``run``, a bounded number at a time, results in order."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
 
 from sandbox.result import ExecResult
 

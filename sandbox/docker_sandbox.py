@@ -17,8 +17,8 @@ import os
 import queue
 import threading
 import weakref
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
 
 from sandbox.batch import run_batch
 from sandbox.container import LABEL, OWNER_LABEL, ContainerGone, PoolContainer, process_start_time
@@ -201,7 +201,7 @@ class DockerSandbox:
             box.destroy()
         _live_sandboxes.discard(self)
 
-    def __enter__(self) -> "DockerSandbox":
+    def __enter__(self) -> DockerSandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -251,7 +251,7 @@ def remove_orphans(client) -> list[str]:
     return removed
 
 
-_live_sandboxes: "weakref.WeakSet[DockerSandbox]" = weakref.WeakSet()
+_live_sandboxes: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
 
 
 @atexit.register

@@ -21,7 +21,7 @@ import signal
 import sys
 import tempfile
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 from sandbox.batch import run_batch
 from sandbox.container import RUNNER_SOURCE
@@ -73,7 +73,7 @@ class LocalSandbox:
     def close(self) -> None:
         pass  # nothing outlives a run
 
-    def __enter__(self) -> "LocalSandbox":
+    def __enter__(self) -> LocalSandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -74,7 +74,7 @@ class ExecResult:
         return {**asdict(self), "passed": self.passed}
 
     @classmethod
-    def from_supervisor(cls, frame: dict, sandbox_id: str | None) -> "ExecResult":
+    def from_supervisor(cls, frame: dict, sandbox_id: str | None) -> ExecResult:
         keys = ("status", "exit_code", "stdout", "stderr", "stdout_truncated", "stderr_truncated", "duration_s", "detail")
         return cls(**{k: frame[k] for k in keys}, sandbox_id=sandbox_id)
 

@@ -14,8 +14,8 @@ TINY_SIZES = dict(hidden=32, intermediate=64, layers=1, heads=2, kv_heads=1, voc
 @pytest.fixture(scope="session")
 def model_path(tmp_path_factory) -> str:
     """A tiny Qwen2 model and tokenizer built from arithmetic text, once per test session."""
-    from rl.engine.policy import build_tiny_model
     from rl.data.tasks import arithmetic, corpus
+    from rl.engine.policy import build_tiny_model
 
     train, held_out = arithmetic(60, 5, seed=0)
     return str(build_tiny_model(tmp_path_factory.mktemp("tiny"), corpus(train + held_out), seed=0, **TINY_SIZES))

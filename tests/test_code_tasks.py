@@ -11,9 +11,9 @@ import pytest
 
 from rl.data.code_tasks import FAMILIES, CodeTaskError, function_prompt, python_functions
 from rl.data.tasks import GENERATORS, corpus, generate
+from tests.sandbox_support import docker_sandbox_or_skip
 from verifiers import code as code_verifier
 from verifiers.code import extract_program, verify_code
-from tests.sandbox_support import docker_sandbox_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from rl import registries
-from rl.config import schema as config_module
 from rl.config import ConfigError, ExperimentConfig
+from rl.config import schema as config_module
 from rl.config.build import config_from_dict, config_to_dict
 from rl.config.loader import load_config, save_config
 
@@ -212,7 +212,7 @@ CONFIG_CLASSES = [
 def test_every_field_says_why_its_default_is_what_it_is(cls):
     source = inspect.getsource(cls)
     for f in dataclasses.fields(cls):
-        line = next(l for l in source.splitlines() if l.strip().startswith(f"{f.name}:"))
+        line = next(text for text in source.splitlines() if text.strip().startswith(f"{f.name}:"))
         assert "#" in line, f"{cls.__name__}.{f.name} has no comment"
 
 

@@ -13,8 +13,8 @@ import torch
 
 from rl.algorithms import DPO_LOSSES, collate_pairs, dpo_batch_loss, get_dpo_loss, sequence_logps
 from rl.config import DataConfig
-from rl.data.prompts import DataError, render_prompt
 from rl.data.preferences import PreferencePair, load_pairs, mine_pairs, tokenize_pair
+from rl.data.prompts import DataError, render_prompt
 from rl.data.records import Prompt, Rollout, ScoredGroup, ScoredRollout
 from verifiers.verdict import Verdict
 

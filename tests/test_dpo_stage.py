@@ -16,15 +16,14 @@ import pytest
 import torch
 
 from rl.algorithms import collate_pairs, dpo_batch_loss
-from rl.config import AlgorithmConfig, ConfigError, DataConfig, ExperimentConfig, LearnerConfig
+from rl.config import AlgorithmConfig, ConfigError, DataConfig, DPOConfig, ExperimentConfig, LearnerConfig
+from rl.data.preferences import PreferencePair, load_pairs, tokenize_pair
 from rl.data.prompts import shuffled_batches
-from rl.config import DPOConfig
-from rl.loops.dpo import mine_onpolicy_pairs, run_dpo
+from rl.data.records import Prompt, Rollout, RolloutGroup, TrainSequence
 from rl.engine.learner import Learner
 from rl.engine.policy import load_tokenizer
-from rl.data.preferences import PreferencePair, load_pairs, tokenize_pair
-from rl.data.records import Prompt, Rollout, RolloutGroup, TrainSequence
 from rl.engine.scorer import RolloutScorer
+from rl.loops.dpo import mine_onpolicy_pairs, run_dpo
 
 LEARNER = LearnerConfig(lr=1e-2, micro_batch_size=4, device="cpu")  # 2 pairs per micro-batch
 ALGO = AlgorithmConfig()
@@ -137,7 +136,7 @@ def _share_gradients(learners: list[Learner]) -> None:
 
     def all_reduce(me: Learner) -> None:
         barrier.wait()  # every shard's backward is done
-        total = [sum(p.grad for p in params) for params in zip(*(l.model.parameters() for l in learners))]
+        total = [sum(p.grad for p in params) for params in zip(*(other.model.parameters() for other in learners))]
         barrier.wait()  # every learner has read every gradient
         for param, grad in zip(me.model.parameters(), total):
             param.grad = grad

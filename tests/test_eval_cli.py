@@ -11,12 +11,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 
-from rl.config import DataConfig, RolloutConfig
 from rl.cli.eval_command import add_eval_command, prediction_paths
-from rl.loops.heldout import evaluate_modes
-from rl.engine.policy import build_tiny_model
+from rl.config import DataConfig, RolloutConfig
 from rl.data.records import ScoredGroup, ScoredRollout, flatten
+from rl.engine.policy import build_tiny_model
 from rl.engine.rollout import RolloutWorker
+from rl.loops.heldout import evaluate_modes
 from verifiers.math import verify_math
 
 SIZES = dict(hidden=32, intermediate=64, layers=1, heads=2, kv_heads=1, vocab_size=320, max_positions=128)

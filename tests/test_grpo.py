@@ -111,10 +111,10 @@ def test_kill_and_resume_loses_and_repeats_no_step(tmp_path):
 def test_a_dead_rollout_actor_is_named_not_waited_for(tmp_path, ray_local):
     import ray
 
-    from rl.engine.actors import ActorFailure, Cluster
-    from rl.loops.grpo import start_ray
-    from rl.engine.policy import ensure_model
     from rl.data.tasks import arithmetic
+    from rl.engine.actors import ActorFailure, Cluster
+    from rl.engine.policy import ensure_model
+    from rl.loops.grpo import start_ray
 
     config = load_config(ROOT / "experiments/tiny_arith.yaml", TINY + [f"run.out_dir={tmp_path}", "run.actor_timeout_s=60"])
     start_ray(config)

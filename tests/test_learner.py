@@ -10,8 +10,8 @@ import torch
 import torch.multiprocessing as mp
 
 from rl.config import AlgorithmConfig, LearnerConfig
-from rl.engine.learner import Learner
 from rl.data.records import TrainSequence
+from rl.engine.learner import Learner
 
 LEARNER = LearnerConfig(lr=1e-2, micro_batch_size=3, device="cpu")
 ALGO = AlgorithmConfig(clip_low=0.2, clip_high=0.28)

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from rl.config import AlgorithmConfig, LearnerConfig
+from rl.data.records import TrainSequence
 from rl.engine.learner import Learner
 from rl.engine.packing import collate_packed, first_fit_decreasing, pack_sequences, padded_tokens, padding_saved, seq_len
-from rl.data.records import TrainSequence
 
 LEARNER = LearnerConfig(lr=1e-2, micro_batch_size=3, device="cpu")
 ALGO = AlgorithmConfig()

@@ -10,8 +10,8 @@ import torch
 
 from rl.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, RunConfig
 from rl.data.prompts import drop_long_prompts, render_prompt
-from rl.engine.policy import PolicyError, build_tiny_model, check_model_dir, ensure_model, load_policy, train_tiny_tokenizer
 from rl.data.tasks import arithmetic, corpus
+from rl.engine.policy import PolicyError, build_tiny_model, check_model_dir, ensure_model, load_policy, train_tiny_tokenizer
 
 # Smaller than the defaults: these tests check plumbing, not learning.
 SIZES = dict(hidden=32, intermediate=64, layers=1, heads=2, kv_heads=1, vocab_size=320, max_positions=128)

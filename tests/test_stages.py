@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from rl.cli.data_command import prompt_record
 from rl.config import ConfigError, DataConfig
 from rl.config.loader import load_config
 from rl.config.stages import stage_config
 from rl.data.prompts import DataError, load_prompts, record_to_prompt
-from rl.cli.data_command import prompt_record
+from rl.data.tasks import arithmetic, corpus
 from rl.engine.policy import build_tiny_model
 from rl.loops.sft import sft_sequences
 from rl.runs.stage_report import markdown_table, stage_rows
-from rl.data.tasks import arithmetic, corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,9 +8,9 @@ import pytest
 from rewards.rules import format_reward
 from rl.config import DataConfig
 from rl.data.prompts import DataError, load_prompts, prompt_mode, render_prompt
-from rl.engine.policy import train_tiny_tokenizer
 from rl.data.records import Prompt
 from rl.data.thinking import last_switch, resolve_mode, split_thinking, strip_thinking
+from rl.engine.policy import train_tiny_tokenizer
 from verifiers.math import verify_math
 from verifiers.math_extract import answer_region
 

@@ -186,7 +186,7 @@ def test_loss_and_gradients_match_trl(tiny_model_dir, tmp_path, loss_type, scale
     assert grads.keys() == trl_grads.keys() and len(grads) > 0
     assert max(g.abs().max() for g in grads.values()) > 1e-3, "a vanishing gradient would match anything"
     for name, grad in grads.items():
-        torch.testing.assert_close(grad, trl_grads[name], rtol=1e-4, atol=1e-6, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(grad, trl_grads[name], rtol=1e-4, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_parity_detects_a_different_setting(tiny_model_dir, tmp_path):

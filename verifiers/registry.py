@@ -12,8 +12,9 @@ and any importable function works without registration: ``get_verifier("my_pkg.c
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from verifiers.verdict import Verdict
 

@@ -52,7 +52,7 @@ class Verdict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Verdict":
+    def from_dict(cls, data: dict) -> Verdict:
         return cls(
             score=float(data["score"]),
             status=data.get("status", "ok"),
