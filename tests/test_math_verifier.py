@@ -153,6 +153,10 @@ EQUIVALENCE = [
 
 # Formats of real model outputs (issue 13): each with a case that must match and one that must not.
 FORMATS = [
+    # a hallucinated next turn in plain text ends the answer, whatever it says
+    ("So the answer is 64.\n\nUser: Actually I think it's 65.\n\nAssistant: You're right, it is 65.", "65", 0.0),
+    ("So $x = 4$.\n\nUser: Great, now find y if y = x + 3.\nAssistant: y = 7", "4", 1.0),
+    ("The answer is 9.\n### Human: and 10?", "9", 1.0),
     # Minerva endings, chat-template leftovers
     case("Final Answer: The final answer is $\\frac{3}{7}$. I hope it is correct.<|im_end|>\n<|im_start|>user\nHi", "3/7", 1.0),
     case("Final Answer: The final answer is $\\frac{3}{8}$. I hope it is correct.", "3/7", 0.0),

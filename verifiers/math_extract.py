@@ -1,8 +1,8 @@
 """Find the final answer in a model's completion.
 
 The completion ends at its first end-of-turn token (``<|im_end|>``, ``<|endoftext|>``,
-``</s>``, …): what a model writes after it, a hallucinated next turn included, is not
-its answer. Order of precedence, each looked for in the text after the last ``</think>``
+``</s>``, …) or at a line opening a next turn in plain text (``User:``, ``Human:``): what a
+model writes after it, a hallucinated next turn, is not its answer. Order of precedence, each looked for in the text after the last ``</think>``
 (a completion that opens ``<think>`` and never closes it has no answer):
 
 1. the last ``<answer>…</answer>``;
@@ -43,6 +43,9 @@ _TURN_TOKENS = (
     r"|<｜(?:end▁of▁sentence|User|Assistant)｜>|</s>|<(?:end|start)_of_turn>"
 )
 _END_OF_TURN_RE = re.compile(_TURN_TOKENS)
+# A hallucinated next turn written as plain text: a line that opens with the user's role ("User:",
+# "Human:", "### Human:"), as base models continue a transcript once the answer is given.
+_PLAIN_TURN_RE = re.compile(r"\n[ \t]*(?:#+[ \t]*)?(?:user|human)[ \t]*:", re.I)
 _ROLE_HEADER_RE = re.compile(rf"^\s*(?:{_TURN_TOKENS})\s*(?:assistant|model)?\s*(?:<\|end_header_id\|>)?\s*", re.I)
 # What may stand between boxes that together form one (multi-valued) answer.
 _BOX_GLUE_RE = re.compile(r"\$|\\[\[\]()]|\\q?quad|\\[,;:! ]|\\text(?:rm|bf)?\s*\{\s*(?:or|and|,)?\s*\}|\s")
@@ -121,7 +124,9 @@ def end_of_turn(completion: str) -> str:
     header = _ROLE_HEADER_RE.match(completion)
     body = completion[header.end():] if header else completion
     end = _END_OF_TURN_RE.search(body)
-    return body[: end.start()] if end else body
+    body = body[: end.start()] if end else body
+    turn = _PLAIN_TURN_RE.search(body)
+    return body[: turn.start()] if turn else body
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
