@@ -12,6 +12,7 @@ import torch.multiprocessing as mp
 from rl.config import AlgorithmConfig, LearnerConfig
 from rl.data.records import TrainSequence
 from rl.engine.learner import Learner
+from tests.helpers.learner_batches import sequences
 
 LEARNER = LearnerConfig(lr=1e-2, micro_batch_size=3, device="cpu")
 ALGO = AlgorithmConfig(clip_low=0.2, clip_high=0.28)
@@ -21,13 +22,7 @@ TOL = LEARNER.lr * 1e-2
 
 
 def batch(n: int = 8) -> list[TrainSequence]:
-    gen = torch.Generator().manual_seed(0)
-    out = []
-    for i in range(n):
-        prompt = torch.randint(5, 200, (3 + i % 3,), generator=gen).tolist()
-        completion = torch.randint(5, 200, (2 + (i * 5) % 7,), generator=gen).tolist()
-        out.append(TrainSequence(tuple(prompt), tuple(completion), advantage=float(i % 3 - 1)))
-    return out
+    return sequences(n, seed=0)
 
 
 def counts(sequences):
