@@ -219,3 +219,10 @@ def test_verify_field_values_are_json_when_they_parse():
 def test_verify_bad_fields_are_named(argv, message, capsys):
     code = main(["verify", "--reference", "1", *argv, "the answer is 1"])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_verify_fields_json_must_be_one_object(tmp_path, capsys):
+    task = tmp_path / "task.json"
+    task.write_text('["not", "an", "object"]')
+    code = main(["verify", "--reference", "1", "--fields-json", str(task), "the answer is 1"])
+    assert code == 2 and "expected a JSON object, got list" in capsys.readouterr().err

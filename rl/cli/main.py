@@ -95,15 +95,14 @@ def verifier_fields(pairs: list[str], fields_json: Path | None) -> dict:
     parses as JSON is that JSON (lists, numbers, true), anything else is the string itself."""
     fields: dict = {}
     if fields_json is not None:
+        from rl.data.jsonl import BadLine, parse_object_line  # one JSON-object reader for records and fields
+
         try:
-            loaded = json.loads(fields_json.read_text(encoding="utf-8"))
+            fields.update(parse_object_line(fields_json.read_bytes()))
         except OSError as exc:
             raise ValueError(f"cannot read --fields-json {fields_json}: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"--fields-json {fields_json}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"--fields-json {fields_json}: expected a JSON object of fields, got {type(loaded).__name__}")
-        fields.update(loaded)
+        except BadLine as exc:
+            raise ValueError(f"--fields-json {fields_json}: {exc}") from None
     for pair in pairs:
         key, eq, text = pair.partition("=")
         if not eq or not key.strip():
