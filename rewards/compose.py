@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rewards.rules import completion_tokens, format_reward, overlong_penalty, truncated, verifier_score
+from rewards.rules import completion_tokens, format_reward, overlong_penalty, tool_format, truncated, verifier_score
 from verifiers.registry import import_callable
 from verifiers.verdict import Verdict
 
@@ -25,6 +25,7 @@ BUILTIN_REWARDS: dict[str, Callable[..., float]] = {
     "length": completion_tokens,
     "overlong": overlong_penalty,
     "truncated": truncated,
+    "tool_format": tool_format,
 }
 
 

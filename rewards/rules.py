@@ -11,8 +11,10 @@ YAML can name it as a reward component beside the verifier score.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from rl.modes import MODES, THINK
 from verifiers.verdict import Verdict
 
 _THINK_THEN_ANSWER = re.compile(r"^\s*<think>(?P<thought>.*?)</think>(?P<answer>.*)$", re.S)
@@ -26,8 +28,8 @@ def format_reward(completion: str, verdict: Verdict | None, *, thinking: bool | 
     A second ``<think>`` or text after the answer's own tags is malformed.
     """
     mode = fields.get("mode")
-    if mode in ("think", "no_think"):
-        thinking = mode == "think"
+    if mode in MODES:
+        thinking = mode == THINK
     match = _THINK_THEN_ANSWER.match(completion)
     if match is None:
         return 1.0 if thinking is False and "<think>" not in completion and completion.strip() else 0.0
@@ -43,7 +45,7 @@ def format_reward(completion: str, verdict: Verdict | None, *, thinking: bool | 
 
 def verifier_score(completion: str, verdict: Verdict | None, **fields: Any) -> float:
     """The verifier's score; 0.0 when it could not judge (the status is logged separately)."""
-    return verdict.score if verdict is not None and verdict.judged else 0.0
+    return verdict.score if verdict is not None and verdict.status == "ok" else 0.0
 
 
 def overlong_penalty(
@@ -66,3 +68,15 @@ def completion_tokens(completion: str, verdict: Verdict | None, *, num_tokens: i
 def truncated(completion: str, verdict: Verdict | None, *, finished: bool = True, **fields: Any) -> float:
     """1.0 when generation hit the token limit before EOS (log it with weight 0)."""
     return 0.0 if finished else 1.0
+
+
+def tool_format(completion: str, verdict: Verdict | None, *, env_info: Mapping[str, Any] | None = None,
+                require_call: bool = False, **fields: Any) -> float:
+    """Well-formed tool use over the whole trajectory (``rl.envs``): the share of the trajectory's
+    ``<tool_call>`` blocks that parsed and named a known tool with valid arguments (1.0 with no call,
+    unless ``require_call``: then a trajectory that never called a tool scores 0)."""
+    info = env_info or {}
+    attempted = info.get("tool_calls", 0) + info.get("malformed_calls", 0) + info.get("refused_calls", 0)
+    if not attempted:
+        return 0.0 if require_call else 1.0
+    return 1.0 - info.get("bad_calls", 0) / attempted

@@ -14,8 +14,12 @@ config check needs without importing the entry (e.g. whether a DPO loss takes la
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:  # names for the Protocols below; importing them here would pull torch into rl.config
+    from rl.data.records import Prompt, RolloutGroup
+    from rl.envs import Environment
 
 T = TypeVar("T")
 
@@ -62,6 +66,7 @@ class Registry(Generic[T]):
         return name in self._targets
 
 
+# (ExperimentConfig, *, init_path=None, heldout=None, record_manifest=True) -> summary dict: a whole RL loop.
 ALGORITHMS: Registry[Callable] = Registry("RL algorithm")
 ALGORITHMS.add("grpo", "rl.loops.grpo:train")
 
@@ -90,8 +95,33 @@ STAGE_KINDS: Registry[Any] = Registry("stage kind")
 for _kind in ("sft", "grpo", "dpo", "eval"):
     STAGE_KINDS.add(_kind, f"rl.loops.stages:{_kind.upper()}_STAGE")
 
-# (model_path, data config, rollout config, *, device, threads) -> a RolloutWorker-like sampler (rl.engine.rollout)
-ROLLOUT_BACKENDS: Registry[Any] = Registry("rollout backend")
+class Sampler(Protocol):
+    """What a rollout backend builds (``rl.engine.rollout.RolloutWorker`` and its subclasses): it samples
+    groups, takes new weights, and can also be built ``around`` a model that exists (colocation)."""
+
+    version: int
+
+    def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
+                 enable_thinking: bool | None = None) -> list[RolloutGroup]: ...
+
+    def set_weights(self, state_dict: Mapping[str, Any], version: int) -> int: ...
+
+    def load_weights(self, tensors: Any) -> None: ...
+
+
+# A Sampler class: (model_path, data config, rollout config, *, device, threads, dtype, lora), or .around(model, ...)
+ROLLOUT_BACKENDS: Registry[type[Sampler]] = Registry("rollout backend")
 ROLLOUT_BACKENDS.add("hf", "rl.engine.rollout:RolloutWorker")  # transformers generate
 ROLLOUT_BACKENDS.add("static", "rl.engine.static_decode:StaticCacheWorker")  # static KV cache, decode step replayed as a CUDA graph
 ROLLOUT_BACKENDS.add("static_compile", "rl.engine.static_decode:CompiledStepWorker")  # the same, step through torch.compile
+
+# (EnvConfig, tokenizer) -> an Environment (rl.envs): what answers the policy's turns in a rollout.
+# info ``needs_tools``: config refuses the environment without env.tools.
+ENVIRONMENTS: Registry[Callable[[Any, Any], Environment]] = Registry("environment")
+ENVIRONMENTS.add("single_turn", "rl.envs.single_turn:SingleTurn")  # one answer, no further turns
+ENVIRONMENTS.add("tools", "rl.envs.tool_env:ToolEnvironment", needs_tools=True)  # <tool_call> blocks run, results come back as tool messages
+
+# A tool the model may call: a plain typed function with a docstring (its JSON schema comes from them).
+TOOLS: Registry[Callable] = Registry("tool")
+TOOLS.add("calculator", "rl.envs.builtin_tools:calculator")  # sympy, parsed, never executed
+TOOLS.add("python", "rl.envs.builtin_tools:python")  # a plain program in the Docker sandbox

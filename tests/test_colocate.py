@@ -13,6 +13,7 @@ from rl.config import AlgorithmConfig, DataConfig, LearnerConfig, RolloutConfig
 from rl.config.loader import load_config
 from rl.data.records import TrainSequence
 from rl.data.tasks import arithmetic
+from rl.engine.colocated import ColocatedSampling
 from rl.engine.learner import Learner
 from rl.engine.rollout import RolloutWorker
 from tests.test_grpo import ROOT, TINY
@@ -25,8 +26,12 @@ def _rollouts(groups):
     return [(r.prompt.id, r.completion_ids, r.finished, r.policy_version) for g in groups for r in g.rollouts]
 
 
+class ColocatedLearner(Learner, ColocatedSampling):
+    """A learner that samples, as ``LearnerActor`` is, without Ray."""
+
+
 def _learner(model_path) -> Learner:
-    learner = Learner(model_path, LearnerConfig(lr=1e-2, device="cpu"), AlgorithmConfig())
+    learner = ColocatedLearner(model_path, LearnerConfig(lr=1e-2, device="cpu"), AlgorithmConfig())
     learner.attach_sampler(DataConfig(), ROLLOUT)
     return learner
 

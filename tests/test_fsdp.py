@@ -23,6 +23,7 @@ import torch.multiprocessing as mp
 
 from rl.config import AlgorithmConfig, LearnerConfig, LoRAConfig
 from rl.engine.learner import Learner
+from rl.engine.weight_export import WeightExport
 from tests.helpers.learner_batches import counts, pairs
 from tests.helpers.learner_batches import sequences as batch
 
@@ -151,6 +152,10 @@ def test_the_comparison_can_fail(model_path, sharded):
     assert max((wrong[k] - expected[k]).abs().max().item() for k in expected) > 10 * TOL
 
 
+class ExportingLearner(Learner, WeightExport):
+    """A learner that exports its weights for weight sync, as ``LearnerActor`` does."""
+
+
 def test_one_sharded_learner_is_one_learner(model_path, tmp_path):
     """The single-GPU path (FSDP for its offload and mixed precision), here on CPU, where the config refuses
     it because it adds nothing; so the check is made on a config that skipped validation."""
@@ -159,7 +164,7 @@ def test_one_sharded_learner_is_one_learner(model_path, tmp_path):
     one = replace(LEARNER)
     object.__setattr__(one, "strategy", "fsdp")
     try:
-        learner, single = Learner(model_path, one, ALGO), Learner(model_path, LEARNER, ALGO)
+        learner, single = ExportingLearner(model_path, one, ALGO), Learner(model_path, LEARNER, ALGO)
         assert grpo(learner, 0) == pytest.approx(grpo(single, 0), abs=1e-6)
         assert_weights_close(learner.get_weights(), single.get_weights())
         assert all(not isinstance(v, torch.distributed.tensor.DTensor) for v in learner.weight_tensors().values())

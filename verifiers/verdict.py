@@ -39,13 +39,13 @@ class Verdict:
 
     @property
     def judged(self) -> bool:
-        """Judged with a score that means something: status "ok"."""
-        return self.status == "ok"
+        """A judgement was made: status ``ok`` (scored) or ``no_answer`` (wrong). Training, eval and mining
+        use judged samples only; the rest are ``unjudged``."""
+        return not self.unjudged
 
     @property
     def unjudged(self) -> bool:
-        """The verifier could not judge (timeout, error, bad reference): no evidence either way.
-        ``no_answer`` is a judgement (wrong), so it is neither ``judged`` nor ``unjudged``-excluded."""
+        """The verifier could not judge (timeout, error, bad reference): no evidence either way."""
         return self.status in UNJUDGED_STATUSES
 
     def to_dict(self) -> dict:

@@ -21,6 +21,7 @@ EXPORT_EXAMPLES = """\
   rlvr data export experiments/tiny_arith.yaml --split heldout -o bench.jsonl
   rlvr data export experiments/tiny_arith.yaml --split train --chat -o cold_start.jsonl
   rlvr data export experiments/tiny_arith.yaml data.n_train=500 --split train -o small.jsonl
+  rlvr data export experiments/tiny_tools.yaml --split train --chat -o tool_sft.jsonl   # tool-call transcripts
 """
 
 

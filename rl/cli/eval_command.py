@@ -22,17 +22,20 @@ from typing import Any
 
 from rl.cli.args import positive
 from rl.cli.score_command import score_and_report
-from rl.data.thinking import MODES
+from rl.modes import MODES
 
 EVAL_EXAMPLES = """\
   rlvr eval MODEL_DIR bench.jsonl -o preds.jsonl                 # greedy, one sample each
   rlvr eval MODEL_DIR bench.jsonl --samples 8 --temperature 0.6 -o preds.jsonl  # pass@1..8, maj@1..8
   rlvr eval MODEL_DIR bench.jsonl --mode both -o preds.jsonl     # preds.think.jsonl, preds.no_think.jsonl
+  rlvr eval MODEL_DIR bench.jsonl --env tools --tools calculator -o preds.jsonl  # multi-turn, with a tool
 
 BENCHMARK records are read as training data is: "prompt" (text or chat messages) or
 "messages", "reference", and optionally "id", "verifier" and "mode". --mode auto renders
 each sample in its own mode (its "mode", else its last /think or /no_think, else
-thinking); think or no_think puts every sample in that mode. Each predictions file is
+thinking); think or no_think puts every sample in that mode. With --env tools the model may call
+the --tools (registered names or module:function) for up to --max-turns turns; each line then
+holds the whole transcript ("messages") and its last assistant turn is judged. Each predictions file is
 scored to <stem>.scored.jsonl beside it (replaced). Exit code: as `rlvr score`; 2 when the
 benchmark or the model cannot be loaded.
 """
@@ -57,6 +60,9 @@ def add_eval_command(subparsers) -> None:
     p.add_argument("--backend", default="hf", help="rollout backend, as rollout.backend: hf, static, ... (default: %(default)s)")
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
                    help="weights to sample with, as rollout.dtype: auto = bfloat16 on a GPU, float32 on CPU (default: %(default)s)")
+    p.add_argument("--env", default="single_turn", help="environment, as rollout.env.name: single_turn, tools (default: %(default)s)")
+    p.add_argument("--tools", default="", help="comma-separated tools for --env tools, e.g. calculator,python")
+    p.add_argument("--max-turns", type=positive(int), default=4, help="assistant turns per transcript with --env tools (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
     p.add_argument("--workers", type=positive(int), help="verifier processes (default: as rlvr score)")
     p.add_argument("--timeout", type=positive(float), default=5.0, help="verifier seconds per sample (default: %(default)s)")
@@ -73,7 +79,7 @@ def prediction_paths(output: Path, mode: str) -> list[tuple[str, Path]]:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from rl.config import ConfigError, DataConfig, RolloutConfig
+    from rl.config import ConfigError, DataConfig, EnvConfig, RolloutConfig
     from rl.data.prompts import DataError, load_prompts
     from rl.engine.policy import PolicyError
 
@@ -92,7 +98,9 @@ def run_eval(args: argparse.Namespace) -> int:
             return _fail(f"{args.benchmark}: no prompts")
         from rl.registries import ROLLOUT_BACKENDS
 
-        rollout = RolloutConfig(max_new_tokens=args.max_new_tokens, top_p=args.top_p, dtype=args.dtype, backend=args.backend)
+        tools = tuple(t.strip() for t in args.tools.split(",") if t.strip())
+        env = EnvConfig(name=args.env, tools=tools, max_turns=args.max_turns)
+        rollout = RolloutConfig(max_new_tokens=args.max_new_tokens, top_p=args.top_p, dtype=args.dtype, backend=args.backend, env=env)
         worker = ROLLOUT_BACKENDS.get(args.backend)(str(args.model), data, rollout, device=args.device, dtype=args.dtype)
     except (ConfigError, DataError, PolicyError) as exc:
         return _fail(str(exc))
@@ -140,6 +148,10 @@ def prediction_record(rollout, mode: str) -> dict[str, Any]:
     """One predictions line: the prompt's own extra fields (e.g. ``tests``), then what scoring reads."""
     prompt = rollout.prompt
     shown = prompt.text if prompt.text is not None else [{"role": r, "content": c} for r, c in prompt.messages]
+    multi_turn = {}
+    if rollout.messages:  # the whole transcript; `rlvr score` judges the completion, its last assistant turn
+        multi_turn = {"messages": prompt.chat() + [dict(m) for m in rollout.messages], "finish_reason": rollout.finish_reason,
+                      "env_info": dict(rollout.env_info)}
     return {
         **prompt.fields,
         "id": prompt.id,
@@ -150,6 +162,7 @@ def prediction_record(rollout, mode: str) -> dict[str, Any]:
         "mode": mode,
         "num_tokens": len(rollout.completion_ids),
         "finished": rollout.finished,
+        **multi_turn,
     }
 
 

@@ -85,7 +85,7 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         for key, value in verdict.to_dict().items():
             print(f"{key:<10} {value}")
-    if not verdict.judged:
+    if verdict.status != "ok":  # no answer found, or could not judge
         return 2
     return 0 if verdict.score >= 1.0 else 1
 
@@ -205,8 +205,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(markdown_table(summary["table"], config.run.eval_modes))
         print(f"run directory {config.run.out_dir}  (stages.md, stages.png, summary.json, manifest.json, stages/)")
         return 0
-    from rl.loops.grpo import train
+    from rl.registries import ALGORITHMS
 
+    train = ALGORITHMS.get(config.algorithm.name)  # a registered algorithm runs, never silently GRPO
     summary = train(config)
     print(_format_train_summary(summary, config.run.out_dir))
     return 0

@@ -21,8 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rewards.compose import RewardComponent
-from rl.data.thinking import MODES
-from rl.registries import ADVANTAGE_ESTIMATORS, ALGORITHMS, DPO_LOSSES, LOSS_AGGREGATIONS, ROLLOUT_BACKENDS, STAGE_KINDS, Registry
+from rl.modes import MODES
+from rl.registries import (
+    ADVANTAGE_ESTIMATORS,
+    ALGORITHMS,
+    DPO_LOSSES,
+    ENVIRONMENTS,
+    LOSS_AGGREGATIONS,
+    ROLLOUT_BACKENDS,
+    STAGE_KINDS,
+    TOOLS,
+    Registry,
+)
 
 
 class ConfigError(ValueError):
@@ -134,6 +144,36 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class EnvConfig:
+    """What the policy acts in during a rollout (``rl.envs``): one answer, or turns with tools."""
+
+    name: str = "single_turn"  # a registered environment (rl.registries.ENVIRONMENTS): single_turn = one answer, today's rollout
+    tools: tuple[str, ...] = ()  # tools the model may call (registered names or module:function), declared to the chat template
+    max_turns: int = 4  # assistant turns per trajectory: room for a few calls, then an answer
+    max_tool_calls: int = 8  # tool calls per trajectory; calls past it are answered "not run", not executed
+    max_tool_response_tokens: int = 256  # a longer tool message is cut in the middle, saying so: outputs must not crowd out the answer
+    max_trajectory_tokens: int = 0  # completion-side tokens over all turns (sampled + injected); 0 = max_new_tokens x max_turns
+    tool_timeout_s: float = 10.0  # per call; a slower call answers "timed out" and the rollout goes on
+    void_turn_filter: bool = False  # SimpleTIR: a trajectory that ends on a turn with neither a call nor an answer leaves the loss
+
+    def __post_init__(self) -> None:
+        _registered(self, "name", ENVIRONMENTS)
+        _at_least(self, 1, "max_turns", "max_tool_response_tokens")
+        _at_least(self, 0, "max_tool_calls", "max_trajectory_tokens")
+        _positive(self, "tool_timeout_s")
+        if ENVIRONMENTS.info(self.name).get("needs_tools") and not self.tools:
+            raise _invalid("tools", f"must name at least one tool for env {self.name!r} (built-in: {', '.join(TOOLS.names())})")
+        for tool in self.tools:
+            if tool not in TOOLS and ":" not in tool:
+                raise _invalid("tools", f"entries must be registered tools ({', '.join(TOOLS.names())}) or module:function; "
+                                        f"got {tool!r}{_did_you_mean(tool, TOOLS.names())}")
+
+    @property
+    def multi_turn(self) -> bool:
+        return self.name != "single_turn"
+
+
+@dataclass(frozen=True)
 class RolloutConfig:
     num_actors: int = 1  # generation actors; one is enough on CPU
     group_size: int = 8  # completions per prompt (G): GRPO's baseline is the group mean, so >= 2
@@ -151,6 +191,7 @@ class RolloutConfig:
     num_gpus: float = 0  # Ray GPUs per rollout actor; 0 on CPU machines
     resources: Mapping[str, float] = field(default_factory=dict)  # custom Ray resources, e.g. {rollout_node: 1}, to pin actors to nodes
     device: str = "auto"  # "auto": cuda when the actor was given a GPU
+    env: EnvConfig = field(default_factory=EnvConfig)  # single answer (default) or multi-turn tool use
 
     def __post_init__(self) -> None:
         _registered(self, "backend", ROLLOUT_BACKENDS)

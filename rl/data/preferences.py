@@ -147,7 +147,7 @@ def mine_pairs(
     pairs = []
     for group in scored_groups:
         _check_group(group.samples)
-        judged = [s for s in group.samples if not s.verdict.unjudged]
+        judged = [s for s in group.samples if s.verdict.judged]
         best_first = sorted(range(len(judged)), key=lambda i: (-judged[i].reward, i))
         worst_first = sorted(range(len(judged)), key=lambda i: (judged[i].reward, i))
         for k in range(min(max_pairs_per_group, len(judged) // 2)):

@@ -23,7 +23,8 @@ from rl.config import DataConfig
 from rl.data.jsonl import BadLine, parse_object_line
 from rl.data.records import Prompt
 from rl.data.tasks import generate
-from rl.data.thinking import MODES, mode_name, resolve_mode
+from rl.data.thinking import mode_name, resolve_mode
+from rl.modes import MODES
 
 JSONL_SUFFIXES = (".jsonl", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -164,14 +165,18 @@ def _optional_str(record: dict[str, Any], key: str, where: str) -> str | None:
     return value
 
 
-def render_prompt(prompt: Prompt, tokenizer: Any, cfg: DataConfig) -> str:
+def render_prompt(prompt: Prompt, tokenizer: Any, cfg: DataConfig, *, tools: list[dict] | None = None) -> str:
     """The text the policy continues: the chat template with a generation prompt, in the sample's
-    thinking mode (``prompt_mode``), or the plain turns."""
+    thinking mode (``prompt_mode``), or the plain turns. ``tools``: JSON schemas the template declares
+    (``rl.envs``), as transformers' ``apply_chat_template(tools=...)`` takes them."""
     chat = prompt.chat(cfg.system_prompt)
     if not cfg.use_chat_template:
+        if tools:
+            raise DataError("tools are declared to the model by its chat template; data.use_chat_template is false")
         return "\n\n".join(message["content"] for message in chat) + "\n"
     enable_thinking = resolve_mode(prompt, cfg.enable_thinking, system_prompt=cfg.system_prompt)
-    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking)
+    return tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True, enable_thinking=enable_thinking,
+                                         tools=tools)
 
 
 def prompt_mode(prompt: Prompt, cfg: DataConfig) -> str:

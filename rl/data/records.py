@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rl.modes import MODES
+
 if TYPE_CHECKING:  # records stay importable without the verifiers package's dependencies
     from verifiers.verdict import Verdict
 
@@ -37,7 +39,7 @@ class Prompt:
     mode: str | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in (None, "think", "no_think"):
+        if self.mode is not None and self.mode not in MODES:
             raise ValueError(f"prompt {self.id!r}: mode must be 'think', 'no_think' or None, got {self.mode!r}")
         if (self.messages is None) == (self.text is None):
             raise ValueError(f"prompt {self.id!r}: set exactly one of messages and text")
@@ -55,14 +57,30 @@ class Prompt:
 
 @dataclass(frozen=True)
 class Rollout:
-    """One sampled completion of one prompt, as the rollout actor produced it.
+    """One trajectory of one prompt, as the rollout actor produced it: the unit of RL.
 
-    prompt_ids / completion_ids: token ids; the completion stops at (and includes) EOS when ``finished``.
-    logprobs:       per completion token, under the sampling distribution (temperature applied);
-                    empty unless ``rollout.sampling_logprobs`` asked for them.
-    policy_version: the weight version that sampled it (for staleness checks and logs).
+    A single-turn rollout is one segment the policy sampled. A multi-turn one (``rl.envs``: tool
+    use) interleaves the policy's turns with tokens it did not sample (tool messages, template
+    glue between turns); ``loss_mask`` tells them apart. The ids are exactly the ones that went
+    through the model, never text re-tokenised afterwards.
+
+    prompt_ids / completion_ids: token ids; the completion is everything after the prompt, and stops at
+                    (and includes) EOS when ``finished``.
+    text:           what the verifier judges: the completion's text, or in a multi-turn trajectory the
+                    last assistant turn's.
+    logprobs:       per completion token, under the sampling distribution (temperature applied; 0 at
+                    injected positions); empty unless ``rollout.sampling_logprobs`` asked for them.
+    finished:       the last turn ended at EOS (not cut by a length limit).
+    policy_version: the weight version that sampled it (for staleness checks and off-policy training).
     mode:           "think" / "no_think": the thinking mode the prompt was rendered in, which the
                     format reward checks; None where the producer did not record it.
+    loss_mask:      per completion token, 1 = sampled by the policy, 0 = injected; empty = all sampled.
+    finish_reason:  why the trajectory ended: "stop" (EOS after an answer), "length" (a turn hit
+                    max_new_tokens), "max_turns", "token_cap" (rollout.max_trajectory_tokens),
+                    "env_failure" (the environment itself failed: the trajectory is unjudged).
+    messages:       the turns after the prompt as chat messages ({"role", "content"}), for logs, eval
+                    transcripts and trajectory-level rewards; empty for a single-turn rollout.
+    env_info:       counts the environment kept (tool calls, bad calls, ...) and a failure's reason.
     """
 
     prompt: Prompt
@@ -73,6 +91,20 @@ class Rollout:
     finished: bool
     policy_version: int
     mode: str | None = None
+    loss_mask: tuple[int, ...] = ()
+    finish_reason: str = ""
+    messages: tuple[Mapping[str, str], ...] = ()
+    env_info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.loss_mask and len(self.loss_mask) != len(self.completion_ids):
+            raise ValueError(f"rollout of {self.prompt.id!r}: loss_mask has {len(self.loss_mask)} entries for "
+                             f"{len(self.completion_ids)} completion tokens")
+
+    @property
+    def sampled_tokens(self) -> int:
+        """How many completion tokens the policy sampled (what the loss and its normaliser count)."""
+        return sum(self.loss_mask) if self.loss_mask else len(self.completion_ids)
 
 
 @dataclass(frozen=True)
@@ -118,11 +150,28 @@ def flatten(groups: Sequence[RolloutGroup] | Sequence[ScoredGroup]) -> list:
 
 @dataclass(frozen=True)
 class TrainSequence:
-    """What a learner trains on: one prompt + completion, with its advantage (RL) or none (SFT)."""
+    """What a learner trains on: one prompt + completion, with its advantage (RL) or none (SFT).
+
+    loss_mask: per completion token, 1 where the token is a target (sampled by the policy, or an
+    assistant turn in SFT), 0 where it is context only (tool output, template glue); empty = all.
+    """
 
     prompt_ids: tuple[int, ...]
     completion_ids: tuple[int, ...]
     advantage: float = 0.0
+    loss_mask: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.loss_mask and len(self.loss_mask) != len(self.completion_ids):
+            raise ValueError(f"loss_mask has {len(self.loss_mask)} entries for {len(self.completion_ids)} completion tokens")
+
+    @property
+    def target_tokens(self) -> int:
+        """Tokens the loss counts: the normaliser of token-mean losses."""
+        return sum(self.loss_mask) if self.loss_mask else len(self.completion_ids)
+
+    def target_mask(self) -> tuple[int, ...]:
+        return self.loss_mask or (1,) * len(self.completion_ids)
 
 
 @dataclass(frozen=True)

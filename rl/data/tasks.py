@@ -19,6 +19,8 @@ from dataclasses import replace
 
 from rl.data.code_tasks import python_functions
 from rl.data.records import Prompt
+from rl.data.tool_tasks import tool_arithmetic
+from rl.modes import NO_THINK, THINK
 
 # Kept short: the tiny model's context is small and every token of it costs CPU time.
 DEFAULT_SOLUTION_FORMAT = "<think>{work}</think> The answer is \\boxed{{{answer}}}."
@@ -116,11 +118,11 @@ def _assign_modes(prompts: list[Prompt], no_think_fraction: float, rng: random.R
     out = []
     for prompt in prompts:
         if rng.random() >= no_think_fraction:
-            out.append(replace(prompt, mode="think"))
+            out.append(replace(prompt, mode=THINK))
             continue
         op, a, b = _problem_of(prompt)
         work = column_work(op, a, b) if work_style == "columns" else f"{a} {op} {b} = {prompt.reference}"
-        out.append(replace(prompt, mode="no_think", solution=no_think_format.format(work=work, answer=prompt.reference)))
+        out.append(replace(prompt, mode=NO_THINK, solution=no_think_format.format(work=work, answer=prompt.reference)))
     return out
 
 
@@ -181,7 +183,11 @@ def _arithmetic_prompt(op: str, a: int, b: int, as_word_problem: bool, rng: rand
     )
 
 
-GENERATORS: dict[str, Callable[..., tuple[list[Prompt], list[Prompt]]]] = {"arithmetic": arithmetic, "python_functions": python_functions}
+GENERATORS: dict[str, Callable[..., tuple[list[Prompt], list[Prompt]]]] = {
+    "arithmetic": arithmetic,
+    "python_functions": python_functions,
+    "tool_arithmetic": tool_arithmetic,
+}
 
 
 def generate(name: str, n_train: int, n_eval: int, seed: int, params: dict | None = None) -> tuple[list[Prompt], list[Prompt]]:

@@ -21,9 +21,8 @@ import re
 from collections.abc import Iterable
 
 from rl.data.records import Prompt
+from rl.modes import NO_THINK, THINK
 
-THINK, NO_THINK = "think", "no_think"
-MODES = (THINK, NO_THINK)
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 # "/think" or "/no_think" as a word of its own: not "/thinking", "a/think" or "/think_hard".

@@ -37,8 +37,10 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rl.config import DataConfig, ExperimentConfig, LoRAConfig, RolloutConfig
 from rl.data.records import PreferencePair, Prompt, RolloutGroup, TrainSequence
+from rl.engine.colocated import ColocatedSampling
 from rl.engine.learner import Learner
 from rl.engine.lora import trained_state
+from rl.engine.weight_export import WeightExport
 from rl.engine.weight_sync import Endpoint, TensorSpec, WeightChannel, endpoint, transport
 from rl.registries import ROLLOUT_BACKENDS
 
@@ -86,8 +88,9 @@ class RolloutActor(_Located):
         return self.worker.version
 
 
-class LearnerActor(Learner, _Located):
-    """A ``Learner`` in its own Ray actor."""
+class LearnerActor(Learner, ColocatedSampling, WeightExport, _Located):
+    """A ``Learner`` in its own Ray actor: the trainer, plus sampling from its own module (colocated
+    placement) and sending its weights to rollout actors (separate placement)."""
 
 
 RemoteRollout = ray.remote(RolloutActor)

@@ -26,16 +26,14 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from rl.algorithms import collate_pairs, dpo_batch_loss, grpo_loss
-from rl.config import AlgorithmConfig, DataConfig, LearnerConfig, LoRAConfig, RolloutConfig
-from rl.data.records import PreferencePair, Prompt, RolloutGroup, TrainSequence
+from rl.config import AlgorithmConfig, LearnerConfig, LoRAConfig
+from rl.data.records import PreferencePair, TrainSequence
 from rl.engine import lora as adapters
 from rl.engine import sharding
 from rl.engine.checkpoint import load_checkpoint_state, save_checkpoint
 from rl.engine.packing import check_attention, collate_packed, pack_sequences, padding_saved
 from rl.engine.policy import load_policy, resolve_device, resolve_dtype
 from rl.engine.token_logprobs import TokenLogprobs
-from rl.engine.weight_sync import Endpoint, TensorSpec, WeightChannel, endpoint
-from rl.registries import ROLLOUT_BACKENDS
 
 
 class Learner:
@@ -289,7 +287,7 @@ class Learner:
                           where=batch["mask"].bool(), temperature=temperature)  # (B, L-1): position t predicts token t+1
 
     def _collate(self, sequences: Sequence[TrainSequence]) -> dict[str, torch.Tensor]:
-        """Right-padded ids, attention mask, and a (B, L-1) mask of completion-token targets."""
+        """Right-padded ids, attention mask, and a (B, L-1) mask of target tokens (``TrainSequence.target_mask``)."""
         width = max(len(s.prompt_ids) + len(s.completion_ids) for s in sequences)
         ids = torch.full((len(sequences), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(sequences), width), dtype=torch.long)
@@ -298,7 +296,8 @@ class Learner:
             tokens = list(seq.prompt_ids) + list(seq.completion_ids)
             ids[row, : len(tokens)] = torch.tensor(tokens)
             attention[row, : len(tokens)] = 1
-            mask[row, len(seq.prompt_ids) - 1 : len(tokens) - 1] = 1.0  # targets are the completion tokens
+            # Targets are the completion's sampled tokens; injected ones (tool output, glue) are context only.
+            mask[row, len(seq.prompt_ids) - 1 : len(tokens) - 1] = torch.tensor(seq.target_mask(), dtype=mask.dtype)
         advantages = torch.tensor([s.advantage for s in sequences], dtype=torch.float32)
         return {k: v.to(self.device) for k, v in
                 {"input_ids": ids, "attention_mask": attention, "mask": mask, "advantages": advantages}.items()}
@@ -315,63 +314,6 @@ class Learner:
     def get_weights(self) -> dict[str, torch.Tensor]:
         """``weight_chunks`` copied to CPU, as one name -> tensor dict (the object-store weight sync)."""
         return {k: v.to("cpu", copy=True) for chunk in self.weight_chunks() for k, v in chunk.items()}
-
-    # ---------------------------------------------------------------- colocated generation and weight export
-    # How rollouts get this learner's weights (rl.engine.actors.Cluster chooses, from rollout.colocate):
-    # colocated, the learner samples its own shard of prompts from its own training module, between
-    # two updates: nothing is transferred. Separate, learner 0 broadcasts its weights to the rollout
-    # actors over a group of their own (rl.engine.weight_sync). get_weights above is the object-store
-    # fallback. All of it reads the module as it stands between two updates, and none of it may change
-    # what the next update computes.
-    def attach_sampler(self, data: DataConfig, rollout: RolloutConfig) -> None:
-        """Colocated placement: sample with the configured rollout backend, around this learner's own module."""
-        self.sampler = ROLLOUT_BACKENDS.get(rollout.backend).around(self.model, self.tokenizer, data, rollout)
-        # The module keeps its fp32 master weights; half-precision sampling (rollout.dtype, bf16 by
-        # default on a GPU) is autocast around generate, so there is no second copy to keep fresh.
-        compute = resolve_dtype(rollout.dtype, str(self.device))
-        self.sample_dtype = None if compute == "float32" else getattr(torch, compute)
-
-    def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
-                 enable_thinking: bool | None = None, version: int = 0) -> list[RolloutGroup]:
-        """``RolloutWorker.generate`` on this learner's current weights, which are policy ``version``.
-
-        Training afterwards is exactly what it would have been: eval mode only for the call (no
-        dropout; the previous mode comes back), no autograd (generate runs under no_grad), the RNG
-        stream forked (the sampler reseeds it), and the KV cache's memory returned before the update.
-        """
-        was_training = self.model.training
-        self.model.eval()
-        autocast = torch.autocast(self.device.type, dtype=self.sample_dtype, enabled=self.sample_dtype is not None)
-        try:
-            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), autocast:
-                self.sampler.version = version
-                return self.sampler.generate(prompts, num_samples, temperature=temperature, seed=seed,
-                                             enable_thinking=enable_thinking)
-        finally:
-            self.model.train(was_training)
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
-
-    def weight_tensors(self) -> dict[str, torch.Tensor]:
-        """What weight sync sends, by the rollout model's state-dict names, where they live (no copy; with
-        LoRA only the adapter; fsdp: gathered, a collective)."""
-        return {k: v for chunk in self.weight_chunks() for k, v in chunk.items()}
-
-    def weight_endpoint(self) -> Endpoint:
-        return endpoint(self.weight_tensors())
-
-    def join_weight_sync(self, host: str, port: int, *, world_size: int, backend: str, plan: tuple[TensorSpec, ...],
-                         timeout_s: float) -> None:
-        """Learner 0: rank 0 of the weight-sync group (returns once every rollout actor has joined)."""
-        self.weight_channel = WeightChannel(host, port, rank=0, world_size=world_size, backend=backend, plan=plan,
-                                            timeout_s=timeout_s)
-
-    def send_weights(self, version: int) -> int:
-        """Learner 0 broadcasts; under fsdp every learner calls this, to gather the shards with it."""
-        tensors = self.weight_tensors()
-        if self.rank == 0:
-            self.weight_channel.send(tensors, version)
-        return version
 
     def save(self, path: str, extra: dict[str, Any]) -> None:
         """A checkpoint in ``path`` (``rl.engine.checkpoint``: HF model or peft adapter, tokenizer, optimizer,

@@ -94,7 +94,9 @@ def collate_packed(rows: Sequence[Sequence[TrainSequence]], *, pad_id: int, dtyp
             positions[r, start:end] = torch.arange(n)
             segments[r, start:end] = k
             first = max(start, start + len(seq.prompt_ids) - 1)  # never the previous sequence's last token
-            mask[r, first : end - 1] = 1.0  # targets are this sequence's completion tokens
+            skipped = first - (start + len(seq.prompt_ids) - 1)  # 1 when there is no prompt token to predict from
+            targets = seq.target_mask()[skipped:]
+            mask[r, first : end - 1] = torch.tensor(targets, dtype=mask.dtype)  # this sequence's target tokens
             start = end
         positions[r, start:] = torch.arange(width - start)  # padding: harmless positions, never a target
     causal = torch.ones((width, width), dtype=torch.bool).tril()  # (L, L)

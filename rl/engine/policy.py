@@ -26,7 +26,7 @@ from rl.config import ConfigError, ExperimentConfig, LoRAConfig
 from rl.config.build import config_to_dict
 
 # Bump when the builder changes what it writes, so that cached tiny models are rebuilt.
-TINY_BUILDER_VERSION = 2  # 2: earlier assistant turns lose their thinking
+TINY_BUILDER_VERSION = 3  # 2: earlier assistant turns lose their thinking; 3: tools and tool messages
 
 PAD_TOKEN = "<|endoftext|>"  # also bos: a document boundary, as in GPT-2
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"  # chat turn markers; <|im_end|> ends generation
@@ -38,22 +38,41 @@ QWEN2_SPLIT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
-# Qwen3's template, minus tools: with enable_thinking=False the assistant turn starts with an
-# empty think block, so the model answers directly. Assistant turns before the last user turn
-# keep only what follows their "</think>" (rl.data.thinking.strip_thinking), as Qwen3 drops earlier
-# reasoning from the context; turns after it (the one being trained on) are kept as written.
-# /think and /no_think stay in the text: the model learns to read them.
+# Qwen3's template: with enable_thinking=False the assistant turn starts with an empty think block,
+# so the model answers directly. Assistant turns before the last user turn keep only what follows
+# their "</think>" (rl.data.thinking.strip_thinking), as Qwen3 drops earlier reasoning from the
+# context; turns after it (the one being trained on, and a tool-using trajectory's turns) are kept as
+# written. /think and /no_think stay in the text: the model learns to read them.
+# Tools (``tools=``, rl.envs): a system block lists each tool as name(arguments): description, short
+# because the tiny model's context is 512 tokens; calls are the assistant's own <tool_call> text; tool
+# messages are one user turn of <tool_response> blocks, consecutive ones merged, as in Qwen2.5/Qwen3.
 CHAT_TEMPLATE = (
     "{%- set ns = namespace(last_user=-1) %}"
     "{%- for message in messages %}"
     "{%- if message['role'] == 'user' %}{%- set ns.last_user = loop.index0 %}{%- endif %}"
     "{%- endfor %}"
+    "{%- if tools %}"
+    "{{- '<|im_start|>system\\n' }}"
+    "{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] + '\\n\\n' }}{%- endif %}"
+    "{{- '# Tools\\n' }}"
+    "{%- for tool in tools %}{%- set f = tool['function'] if tool['function'] is defined else tool %}"
+    "{{- f['name'] + '(' + (f['parameters']['properties'] | list | join(', ')) + '): ' + f['description'] + '\\n' }}"
+    "{%- endfor %}"
+    "{{- 'Call one with <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>.<|im_end|>\\n' }}"
+    "{%- endif %}"
     "{%- for message in messages %}"
     "{%- set content = message['content'] %}"
+    "{%- if message['role'] == 'system' and tools %}"
+    "{%- elif message['role'] == 'tool' %}"
+    "{%- if loop.first or messages[loop.index0 - 1]['role'] != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
+    "{{- '\\n<tool_response>\\n' + content + '\\n</tool_response>' }}"
+    "{%- if loop.last or messages[loop.index0 + 1]['role'] != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
+    "{%- else %}"
     "{%- if message['role'] == 'assistant' and loop.index0 < ns.last_user and '</think>' in content %}"
     "{%- set content = content.split('</think>')[-1].lstrip() %}"
     "{%- endif %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>\\n' }}"
+    "{%- endif %}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}"
     "{{- '<|im_start|>assistant\\n' }}"

@@ -24,7 +24,9 @@ from rl.config import DataConfig, LoRAConfig, RolloutConfig
 from rl.data.prompts import prompt_mode, render_prompt
 from rl.data.records import Prompt, Rollout, RolloutGroup
 from rl.engine.lora import load_trained_state
+from rl.engine.multiturn import multi_turn_groups
 from rl.engine.policy import load_policy
+from rl.envs import make_environment
 
 
 class RolloutWorker:
@@ -54,6 +56,7 @@ class RolloutWorker:
         configured = self.model.generation_config.eos_token_id
         configured = configured if isinstance(configured, list) else [configured] if configured is not None else []
         self.stop_ids = [self.tokenizer.eos_token_id, *[i for i in configured if i != self.tokenizer.eos_token_id]]
+        self.env = make_environment(rollout.env, self.tokenizer)  # what answers each turn (rl.envs); single_turn: nothing
 
     def set_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> int:
         load_trained_state(self.model, state_dict)  # the whole model, or with LoRA its adapter
@@ -75,27 +78,32 @@ class RolloutWorker:
         """One group of ``num_samples`` completions for each prompt, in prompt order."""
         torch.manual_seed(seed)  # a step's samples depend on (seed, weights) only: resumable, reproducible
         data = self.data if enable_thinking is None else replace(self.data, enable_thinking=enable_thinking)
-        texts = [render_prompt(p, self.tokenizer, data) for p in prompts]
+        texts = [render_prompt(p, self.tokenizer, data, tools=self.env.tool_schemas) for p in prompts]
         batch = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)  # (P, W), left-padded
         completions, logprobs = self._sample(batch, num_samples, temperature)  # (P*G, T) each, prompt by prompt
         prompt_ids = [ids[mask.bool()].tolist() for ids, mask in zip(batch["input_ids"], batch["attention_mask"])]
         modes = [prompt_mode(p, data) for p in prompts]  # what each prompt was rendered in, for the format reward
+        if self.rollout.env.multi_turn:  # the first turns go on in the environment (rl.engine.multiturn)
+            return multi_turn_groups(self, prompts, prompt_ids, modes, completions, logprobs, num_samples,
+                                     temperature=temperature, data=data)
         rows = iter(range(len(completions)))  # each prompt's samples side by side, prompt by prompt
         return [RolloutGroup(prompt, tuple(self._rollout(prompt, ids, completions[row], logprobs[row], mode)
                                            for row in itertools.islice(rows, num_samples)))
                 for prompt, ids, mode in zip(prompts, prompt_ids, modes)]
 
-    def _sample(self, batch: Mapping[str, torch.Tensor], num_samples: int, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _sample(self, batch: Mapping[str, torch.Tensor], num_samples: int, temperature: float,
+                max_new_tokens: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The token-generation part, which a rollout backend overrides: ``num_samples`` completions of
         each row of ``batch`` (left-padded prompts, (P, W)), as token ids (P*G, T) with each prompt's G
         samples side by side, and their per-token log-probs under the sampling distribution (P*G, T;
         zeros unless ``rollout.sampling_logprobs``). Anything after a stop id is ignored. Temperature 0
-        is greedy; otherwise temperature and ``rollout.top_p`` as configured, never a top-k."""
+        is greedy; otherwise temperature and ``rollout.top_p`` as configured, never a top-k. At most
+        ``max_new_tokens`` (default ``rollout.max_new_tokens``) per row."""
         rows = {k: v.repeat_interleave(num_samples, dim=0) for k, v in batch.items()}  # (P*G, W)
         sampling: dict[str, Any] = {"do_sample": True, "temperature": temperature, "top_p": self.rollout.top_p} if temperature > 0 else {"do_sample": False}
         out = self.model.generate(
             **rows,
-            max_new_tokens=self.rollout.max_new_tokens,
+            max_new_tokens=max_new_tokens or self.rollout.max_new_tokens,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.stop_ids,
             return_dict_in_generate=True,
@@ -122,6 +130,7 @@ class RolloutWorker:
             finished=finished,
             policy_version=self.version,
             mode=mode,
+            finish_reason="stop" if finished else "length",
         )
 
     def ping(self) -> int:

@@ -14,7 +14,7 @@ from rl.config import ExperimentConfig
 from rl.data.records import Rollout, RolloutGroup, ScoredGroup, ScoredRollout, flatten
 from verifiers import VerifierPool, VerifyRequest
 from verifiers.code_budget import item_deadline_s
-from verifiers.verdict import STATUSES
+from verifiers.verdict import STATUSES, unjudged
 
 
 class RolloutScorer:
@@ -31,13 +31,18 @@ class RolloutScorer:
         return [ScoredGroup(group.prompt, tuple(next(scored) for _ in group.rollouts)) for group in groups]
 
     def _score_all(self, rollouts) -> list[ScoredRollout]:
-        requests = [self._request(r) for r in rollouts]
-        verdicts = self.pool.score(requests)
+        # A trajectory whose environment failed (the sandbox unreachable) is unjudged without asking the
+        # verifier: its last turn says nothing about the policy.
+        failed = {i: unjudged("error", f"environment failure: {r.env_info.get('failure', 'unknown')}")
+                  for i, r in enumerate(rollouts) if r.finish_reason == "env_failure"}
+        judged = iter(self.pool.score([self._request(r) for i, r in enumerate(rollouts) if i not in failed]))
+        verdicts = [failed[i] if i in failed else next(judged) for i in range(len(rollouts))]
         scored = []
         for rollout, verdict in zip(rollouts, verdicts):
             reward = self.reward(
-                rollout.text, verdict, num_tokens=len(rollout.completion_ids), max_tokens=self.max_tokens,
+                rollout.text, verdict, num_tokens=rollout.sampled_tokens, max_tokens=self.max_tokens,
                 finished=rollout.finished, **{**rollout.prompt.fields, "mode": rollout.mode},
+                messages=rollout.messages, env_info=rollout.env_info,
             )
             scored.append(ScoredRollout(rollout, verdict, reward.total, dict(reward.components)))
         return scored
@@ -83,4 +88,28 @@ def status_fractions(samples: Sequence[ScoredRollout]) -> dict[str, float]:
     timeout, error and invalid_reference are not), plus ``verifier/unjudged``, the masked fraction."""
     out = {f"verifier/{status}": mean(s.verdict.status == status for s in samples) for status in STATUSES}
     out["verifier/unjudged"] = mean(s.verdict.unjudged for s in samples)
+    return out
+
+
+def is_void(sample: ScoredRollout) -> bool:
+    """A multi-turn trajectory whose last turn neither called a tool nor gave an answer (SimpleTIR's void turn)."""
+    return bool(sample.rollout.messages) and sample.rollout.finish_reason == "stop" and sample.verdict.status == "no_answer"
+
+
+def trajectory_metrics(samples: Sequence[ScoredRollout], void_filter: bool = False) -> dict[str, float]:
+    """Sampled vs injected tokens, finish reasons and, for multi-turn trajectories, turns and tool calls."""
+    out = {"completion/sampled_tokens": mean(s.rollout.sampled_tokens for s in samples)}
+    for reason in ("stop", "length", "max_turns", "token_cap", "env_failure"):
+        out[f"finish/{reason}"] = mean(s.rollout.finish_reason == reason for s in samples)
+    if not any(s.rollout.messages for s in samples):
+        return out
+    info = [s.rollout.env_info for s in samples]
+    calls = sum(i.get("tool_calls", 0) + i.get("malformed_calls", 0) for i in info)
+    out.update({
+        "env/turns": mean(i.get("turns", 1) for i in info),
+        "env/tool_calls": mean(i.get("tool_calls", 0) for i in info),
+        "env/well_formed_calls": 1.0 - sum(i.get("bad_calls", 0) for i in info) / calls if calls else 1.0,
+        "env/tool_timeouts": sum(i.get("timeouts", 0) for i in info),
+        "env/void": mean(is_void(s) for s in samples),
+    })
     return out

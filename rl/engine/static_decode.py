@@ -72,9 +72,11 @@ class StaticCacheWorker(RolloutWorker):
         """"cuda_graph", "compile" or "eager": how the last decode steps ran."""
         return self.decoder.mode
 
-    def _sample(self, batch: Mapping[str, torch.Tensor], num_samples: int, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def _sample(self, batch: Mapping[str, torch.Tensor], num_samples: int, temperature: float,
+                max_new_tokens: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self.decoder.sample(
-            batch["input_ids"], batch["attention_mask"], num_samples=num_samples, max_new_tokens=self.rollout.max_new_tokens,
+            batch["input_ids"], batch["attention_mask"], num_samples=num_samples,
+            max_new_tokens=max_new_tokens or self.rollout.max_new_tokens,
             temperature=temperature, top_p=self.rollout.top_p, stop_ids=self.stop_ids, pad_id=self.tokenizer.pad_token_id,
         )
 

@@ -30,7 +30,15 @@ from rl.data.prompts import drop_long_prompts, load_splits
 from rl.data.records import Prompt, ScoredGroup, TrainSequence, flatten
 from rl.engine.actors import Cluster
 from rl.engine.policy import ensure_model, load_tokenizer
-from rl.engine.scorer import RolloutScorer, VerifierOutage, check_unjudged, status_fractions  # noqa: F401 - VerifierOutage re-exported
+from rl.engine.scorer import (  # noqa: F401 - VerifierOutage re-exported
+    RolloutScorer,
+    VerifierOutage,
+    check_unjudged,
+    is_void,
+    status_fractions,
+    trajectory_metrics,
+)
+from rl.envs import declared_tools
 from rl.loops.heldout import EVAL_SEED, evaluate_heldout, headline_accuracy
 from rl.loops.sft import run_sft, sft_sequences
 from rl.registries import ADVANTAGE_ESTIMATORS
@@ -156,14 +164,16 @@ def collect_batch(config: ExperimentConfig, cluster: Cluster, scorer: RolloutSco
     samples = flatten(groups)
     check_unjudged(samples, config.run.max_unjudged_fraction, f"step {step}")
     estimator = ADVANTAGE_ESTIMATORS.get(config.algorithm.advantage_estimator)
-    trained = [judged_group_sequences(group, estimator) for group in groups]
+    void_filter = config.rollout.env.void_turn_filter
+    trained = [judged_group_sequences(group, estimator, void_filter=void_filter) for group in groups]
     batch = [seq for seqs in trained for seq in seqs]
-    judged = [s for s in samples if not s.verdict.unjudged]
+    judged = [s for s in samples if s.verdict.judged]
     metrics = {
         "reward/mean": mean(s.reward for s in judged),
         "train/accuracy": mean(s.verdict.score for s in judged),
         "completion/length": mean(len(s.rollout.completion_ids) for s in samples),
         "completion/finished": mean(s.rollout.finished for s in samples),
+        **trajectory_metrics(samples, void_filter),
         "groups/informative": float(filter_groups(_reward_range(groups)).float().mean()),
         "groups/dropped_unjudged": sum(1 for seqs in trained if not seqs),
         "groups/rounds": rounds,
@@ -175,13 +185,15 @@ def collect_batch(config: ExperimentConfig, cluster: Cluster, scorer: RolloutSco
     return batch, metrics
 
 
-def judged_group_sequences(group: ScoredGroup, estimator) -> list[TrainSequence]:
-    """The group's judged samples with their group-relative advantages; none if fewer than two were judged."""
-    judged = [s for s in group.samples if not s.verdict.unjudged]
+def judged_group_sequences(group: ScoredGroup, estimator, *, void_filter: bool = False) -> list[TrainSequence]:
+    """The group's judged samples with their group-relative advantages; none if fewer than two were judged.
+    ``void_filter`` (SimpleTIR) also leaves out trajectories that ended on a void turn (``is_void``)."""
+    judged = [s for s in group.samples if s.verdict.judged and not (void_filter and is_void(s))]
     if len(judged) < 2:
         return []
     advantages = estimator(torch.tensor([[s.reward for s in judged]]))[0]  # (G',): the estimator sees judged rewards only
-    return [TrainSequence(s.rollout.prompt_ids, s.rollout.completion_ids, float(a)) for s, a in zip(judged, advantages)]
+    return [TrainSequence(s.rollout.prompt_ids, s.rollout.completion_ids, float(a), loss_mask=s.rollout.loss_mask)
+            for s, a in zip(judged, advantages)]
 
 
 def _reward_range(groups: Sequence[ScoredGroup]) -> torch.Tensor:
@@ -189,7 +201,7 @@ def _reward_range(groups: Sequence[ScoredGroup]) -> torch.Tensor:
     so that such a group counts as carrying no signal."""
     rows = []
     for group in groups:
-        rewards = [s.reward for s in group.samples if not s.verdict.unjudged]
+        rewards = [s.reward for s in group.samples if s.verdict.judged]
         rows.append([min(rewards), max(rewards)] if len(rewards) >= 2 else [0.0, 0.0])
     return torch.tensor(rows)
 
@@ -199,10 +211,17 @@ def update_policy(config: ExperimentConfig, cluster: Cluster, batch: Sequence[Tr
     t0 = time.time()
     if not batch:  # every group dropped (unjudged or too small): nothing to learn from, weights unchanged
         return {"time/update_s": time.time() - t0}
-    learner_metrics = cluster.grpo_step(batch, num_tokens=sum(len(s.completion_ids) for s in batch),
-                                        num_seqs=len(batch), max_len=config.rollout.max_new_tokens)
+    learner_metrics = cluster.grpo_step(batch, num_tokens=sum(s.target_tokens for s in batch),
+                                        num_seqs=len(batch), max_len=sampled_token_limit(config.rollout))
     cluster.sync_weights(version=step + 1)
     return {"time/update_s": time.time() - t0, **{f"learner/{k}": v for k, v in learner_metrics.items()}}
+
+
+def sampled_token_limit(rollout) -> int:
+    """The most tokens one trajectory can sample: Dr. GRPO's constant length normaliser."""
+    if not rollout.env.multi_turn:
+        return rollout.max_new_tokens
+    return rollout.env.max_trajectory_tokens or rollout.max_new_tokens * rollout.env.max_turns
 
 
 def _save_what_was_done(cluster: Cluster, run: RunDirectory, progress: _Progress, summary: dict) -> None:
@@ -246,7 +265,8 @@ def _warm_up(config, cluster, train_prompts, tokenizer, run, heldout_eval) -> di
     modes = config.run.eval_modes
     if config.sft.steps:
         out["heldout_accuracy_initial"] = headline_accuracy(heldout_eval(), modes)
-        history = run_sft(cluster, sft_sequences(train_prompts, tokenizer, config.data), config.sft, seed=config.run.seed)
+        sequences = sft_sequences(train_prompts, tokenizer, config.data, tools=declared_tools(config.rollout.env))
+        history = run_sft(cluster, sequences, config.sft, seed=config.run.seed)
         out["sft_final_loss"] = history[-1]["loss"]
         cluster.sync_weights(version=0)
     before = heldout_eval()

@@ -10,7 +10,9 @@ from dataclasses import replace
 from statistics import mean
 
 from rl.data.records import Prompt, flatten
-from rl.data.thinking import MODES, mode_name
+from rl.data.thinking import mode_name
+from rl.engine.scorer import trajectory_metrics
+from rl.modes import MODES, THINK
 
 EVAL_SEED = 1234  # held-out evaluation samples the same way at every eval, in every loop and stage
 
@@ -28,13 +30,15 @@ def evaluate(cluster, scorer, prompts: Sequence[Prompt], *, temperature: float, 
     scored = flatten(scorer.score(cluster.generate(prompts, 1, temperature=temperature, seed=seed)))
     if not scored:
         return {}
-    judged = [s for s in scored if not s.verdict.unjudged]  # could-not-judge is reported apart, never as wrong
+    judged = [s for s in scored if s.verdict.judged]  # could-not-judge is reported apart, never as wrong
     return {
         f"{prefix}/accuracy": mean(s.verdict.score for s in judged) if judged else float("nan"),
         f"{prefix}/length": mean(len(s.rollout.completion_ids) for s in scored),
         f"{prefix}/no_answer": mean(s.verdict.status == "no_answer" for s in scored),
         f"{prefix}/unjudged": mean(s.verdict.unjudged for s in scored),
         f"{prefix}/finished": mean(s.rollout.finished for s in scored),
+        **{f"{prefix}/{key.split('/', 1)[1]}": value for key, value in trajectory_metrics(scored).items()
+           if key.startswith("env/")},  # tool use: turns, calls, well-formed share
     }
 
 
@@ -54,7 +58,7 @@ def evaluate_heldout(cluster, scorer, prompts: Sequence[Prompt], *, temperature:
     metrics: dict[str, float] = {}
     for mode in modes:
         metrics.update(evaluate(cluster, scorer, prompts, temperature=temperature, seed=seed,
-                                enable_thinking=mode == "think", prefix=f"eval/{mode}"))
+                                enable_thinking=mode == THINK, prefix=f"eval/{mode}"))
     return metrics
 
 

@@ -31,10 +31,11 @@ from rl.data.records import Prompt
 from rl.engine.actors import Cluster
 from rl.engine.policy import load_tokenizer
 from rl.engine.scorer import RolloutScorer
+from rl.envs import declared_tools
 from rl.loops.dpo import mine_onpolicy_pairs, run_dpo
-from rl.loops.grpo import train
 from rl.loops.heldout import EVAL_SEED, evaluate_heldout
 from rl.loops.sft import run_sft, sft_sequences
+from rl.registries import ALGORITHMS
 from rl.runs.manifest import prompts_fingerprint
 from rl.runs.run_dir import RunDirectory
 from verifiers import get_verifier
@@ -53,7 +54,7 @@ class StageKind:
 
 def _sft_stage(cfg: ExperimentConfig, init: str, heldout: Sequence[Prompt], *, measure_before: bool) -> dict:
     train, _ = load_splits(cfg.data)
-    sequences = sft_sequences(train, load_tokenizer(init), cfg.data)
+    sequences = sft_sequences(train, load_tokenizer(init), cfg.data, tools=declared_tools(cfg.rollout.env))
 
     def train_sft(cluster, scorer, run) -> dict:
         history = run_sft(cluster, sequences, cfg.sft, seed=cfg.run.seed, log=run.log, desc=run.path.name)
@@ -88,6 +89,7 @@ def _dpo_stage(cfg: ExperimentConfig, init: str, heldout: Sequence[Prompt], *, m
 
 def _grpo_stage(cfg: ExperimentConfig, init: str, heldout: Sequence[Prompt], *, measure_before: bool) -> dict:
     cfg = replace(cfg, sft=replace(cfg.sft, steps=0))  # a warm-up is a stage of its own here
+    train = ALGORITHMS.get(cfg.algorithm.name)  # the configured algorithm's loop: (config, *, init_path, heldout, record_manifest)
     summary = train(cfg, init_path=init, heldout=heldout, record_manifest=False)
     out = {"steps": cfg.run.total_steps, "eval_after": summary.get("eval_after_rl", {}),
            "checkpoint": str(Path(cfg.run.out_dir) / "checkpoints" / f"step_{cfg.run.total_steps:06d}")}
@@ -158,7 +160,7 @@ def _describe_grpo(cfg: ExperimentConfig) -> str:
     train, _ = check_data(cfg)
     r = cfg.rollout
     return (f"{cfg.run.total_steps} steps x {r.prompts_per_step} prompts x {r.group_size} samples on {len(train)} prompts; "
-            f"verifiers {verifier_counts(train)}; rewards {rewards_line(cfg)}")
+            f"verifiers {verifier_counts(train)}; rewards {rewards_line(cfg)}; {env_line(cfg)}")
 
 
 def _describe_dpo(cfg: ExperimentConfig) -> str:
@@ -173,7 +175,7 @@ def _describe_dpo(cfg: ExperimentConfig) -> str:
 
 
 def _describe_eval(cfg: ExperimentConfig) -> str:
-    return f"greedy held-out eval, {cfg.rollout.max_new_tokens} new tokens"
+    return f"greedy held-out eval, {cfg.rollout.max_new_tokens} new tokens, {env_line(cfg)}"
 
 
 def check_data(config: ExperimentConfig) -> tuple[list[Prompt], list[Prompt]]:
@@ -184,7 +186,15 @@ def check_data(config: ExperimentConfig) -> tuple[list[Prompt], list[Prompt]]:
     for name in {p.verifier for p in train + heldout}:
         get_verifier(name)  # VerifierNotFound names the missing one
     RewardFunction(config.rewards.components)
+    declared_tools(config.rollout.env)  # every tool loads and has a schema (types and a docstring)
     return train, heldout
+
+
+def env_line(config: ExperimentConfig) -> str:
+    env = config.rollout.env
+    if not env.multi_turn:
+        return "env single_turn"
+    return f"env {env.name} (tools {', '.join(env.tools)}; up to {env.max_turns} turns, {env.max_tool_calls} calls)"
 
 
 def verifier_counts(prompts: Sequence[Prompt]) -> str:

@@ -6,7 +6,9 @@ Each output line is its input record plus ``"verdict"`` (``Verdict.to_dict()``) 
 ``"source_line"`` (its 1-based line number in the input), in input order, flushed
 chunk by chunk so that a killed run keeps what it finished. A bad input line is
 reported as ``PATH:LINE: what is wrong``, skipped and counted; ``resume=True``
-continues a partly written output. No model is involved: this is the
+continues a partly written output. A line without a completion but with a multi-turn
+transcript (``messages``, as ``rlvr eval --env tools`` writes) is judged on its last assistant
+turn. No model is involved: this is the
 verifiers -> verdicts half of the training loop, run on a file.
 """
 from __future__ import annotations
@@ -34,6 +36,9 @@ OUTPUT_KEYS = ("verdict", "source_line")
 
 class ScoringError(Exception):
     """A run that cannot start or continue; the message says why and where."""
+
+
+TRANSCRIPT_FIELD = "messages"  # a multi-turn transcript; its last assistant turn is judged when there is no completion
 
 
 @dataclass(frozen=True)
@@ -148,19 +153,16 @@ def _parse_item(raw: bytes, line: int, opts: ScoreOptions) -> ScoreItem:
         record = parse_object_line(raw)
     except BadLine as exc:
         raise _Malformed(str(exc)) from None
-    for name in (opts.completion_field, opts.reference_field):
-        if name not in record:
-            raise _Malformed(f"missing field {name!r}")
-    completion = record[opts.completion_field]
-    if not isinstance(completion, str):
-        raise _Malformed(f"field {opts.completion_field!r} must be a string, got {type(completion).__name__}")
+    if opts.reference_field not in record:
+        raise _Malformed(f"missing field {opts.reference_field!r}")
+    completion = _completion_of(record, opts.completion_field)
     verifier = record.get(opts.verifier_field)
     if verifier is not None and not isinstance(verifier, str):
         raise _Malformed(f"field {opts.verifier_field!r} must be a verifier name, got {type(verifier).__name__}")
     record_id = record.get(opts.id_field)
     if record_id is not None and not isinstance(record_id, (str, int)):
         raise _Malformed(f"field {opts.id_field!r} must be a string or an integer, got {type(record_id).__name__}")
-    own = {opts.completion_field, opts.reference_field, opts.id_field, opts.verifier_field, *OUTPUT_KEYS}
+    own = {opts.completion_field, opts.reference_field, opts.id_field, opts.verifier_field, TRANSCRIPT_FIELD, *OUTPUT_KEYS}
     request = VerifyRequest(
         completion=completion,
         reference=record[opts.reference_field],
@@ -169,6 +171,28 @@ def _parse_item(raw: bytes, line: int, opts: ScoreOptions) -> ScoreItem:
         item_id=str(record_id) if record_id is not None else f"line {line}",
     )
     return ScoreItem(line, record, request)
+
+
+def _completion_of(record: dict, field: str) -> str:
+    """The text to judge: the completion field, or else the last assistant turn of a multi-turn transcript
+    (``messages``: the conversation with its tool turns, as ``rlvr eval --env tools`` writes it)."""
+    if field in record:
+        completion = record[field]
+        if not isinstance(completion, str):
+            raise _Malformed(f"field {field!r} must be a string, got {type(completion).__name__}")
+        return completion
+    messages = record.get(TRANSCRIPT_FIELD)
+    if messages is None:
+        raise _Malformed(f"missing field {field!r} (or a {TRANSCRIPT_FIELD!r} transcript ending with an assistant turn)")
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise _Malformed(f"field {TRANSCRIPT_FIELD!r} must be a list of {{role, content}} messages")
+    assistant = [m for m in messages if m.get("role") == "assistant"]
+    if not assistant or messages[-1].get("role") != "assistant":
+        raise _Malformed(f"field {TRANSCRIPT_FIELD!r} must end with an assistant turn (the answer that is judged)")
+    content = assistant[-1].get("content")
+    if not isinstance(content, str):
+        raise _Malformed(f"the last assistant turn of {TRANSCRIPT_FIELD!r} has no text content")
+    return content
 
 
 def _judge(opts: ScoreOptions, items: Iterable[ScoreItem], progress: _Progress) -> Iterator[tuple[list[ScoreItem], list[Verdict]]]:

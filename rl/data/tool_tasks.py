@@ -1,0 +1,63 @@
+"""A task the tiny model cannot do in its head but can with a tool: multiplying large numbers.
+
+    train, held_out = tool_arithmetic(2000, 100, seed=0)                       # RL prompts: the question only
+    cold, _ = tool_arithmetic(2000, 100, seed=0, transcripts=True)             # SFT: call, tool message, answer
+
+Each problem is ``a * b`` with ``a`` of ``digits`` digits and ``b`` of ``digits_b`` digits (products of
+6-8 digits: no small model learns that in its head). With ``transcripts`` every train prompt is a
+tool-use transcript for the cold start (``rl.loops.sft``): the user's question, the assistant's
+``<tool_call>`` of the ``calculator`` tool, the tool's message, and the final answer as the
+solution; the assistant turns are the targets, the tool message is context. The same seed gives the
+same problems with or without transcripts, and the held-out split (questions only) never shares a
+problem with the train split.
+"""
+from __future__ import annotations
+
+import json
+import random
+
+from rl.data.records import Prompt
+
+QUESTIONS = (
+    "What is {a} * {b}?",
+    "Compute {a} times {b}.",
+    "A crate holds {b} boxes of {a} nails each. How many nails are in the crate?",
+    "What is the product of {a} and {b}?",
+)
+CALL_FORMAT = '<tool_call>\n{{"name": "calculator", "arguments": {{"expression": "{a}*{b}"}}}}\n</tool_call>'
+ANSWER_FORMAT = "The answer is \\boxed{{{answer}}}."
+
+
+def tool_call_text(a: int, b: int) -> str:
+    return CALL_FORMAT.format(a=a, b=b)
+
+
+def tool_arithmetic(n_train: int, n_eval: int, seed: int, *, digits: int = 4, digits_b: int = 3,
+                    transcripts: bool = False) -> tuple[list[Prompt], list[Prompt]]:
+    """Multiplication problems whose solution goes through the ``calculator`` tool (see the module docstring)."""
+    if digits < 1 or digits_b < 1:
+        raise ValueError(f"tool_arithmetic: digits and digits_b must be >= 1, got {digits}, {digits_b}")
+    rng = random.Random(seed)
+    low_a, low_b = 10 ** (digits - 1), 10 ** (digits_b - 1)
+    seen: set[tuple[int, int]] = set()
+    problems: list[tuple[int, int, int]] = []
+    while len(problems) < n_eval + n_train:
+        a, b = rng.randrange(low_a, 10 * low_a), rng.randrange(low_b, 10 * low_b)
+        wording = rng.randrange(len(QUESTIONS))
+        if (a, b) not in seen:
+            seen.add((a, b))
+            problems.append((a, b, wording))
+    held_out = [_prompt(f"tools-eval-{i}", *p, transcript=False) for i, p in enumerate(problems[:n_eval])]
+    train = [_prompt(f"tools-{i}", *p, transcript=transcripts) for i, p in enumerate(problems[n_eval:])]
+    return train, held_out
+
+
+def _prompt(pid: str, a: int, b: int, wording: int, *, transcript: bool) -> Prompt:
+    question = QUESTIONS[wording].format(a=a, b=b)
+    answer = str(a * b)
+    if not transcript:
+        return Prompt(id=pid, messages=(("user", question),), text=None, reference=answer, verifier="math",
+                      solution=ANSWER_FORMAT.format(answer=answer))
+    messages = (("user", question), ("assistant", tool_call_text(a, b)), ("tool", json.dumps(a * b)))
+    return Prompt(id=pid, messages=messages, text=None, reference=answer, verifier="math",
+                  solution=ANSWER_FORMAT.format(answer=answer))
