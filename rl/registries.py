@@ -95,3 +95,9 @@ ROLLOUT_BACKENDS: Registry[Any] = Registry("rollout backend")
 ROLLOUT_BACKENDS.add("hf", "rl.engine.rollout:RolloutWorker")  # transformers generate
 ROLLOUT_BACKENDS.add("static", "rl.engine.static_decode:StaticCacheWorker")  # static KV cache, decode step replayed as a CUDA graph
 ROLLOUT_BACKENDS.add("static_compile", "rl.engine.static_decode:CompiledStepWorker")  # the same, step through torch.compile
+
+# A tool the model may call: a typed function with a Google-style docstring (its JSON schema
+# comes from them), returning text. Loaded by rl.envs.tools.load_tool, plug-ins included.
+TOOLS: Registry[Callable] = Registry("tool")
+TOOLS.add("python", "rl.envs.builtin_tools:python")  # runs the code in the Docker sandbox's warm pool
+TOOLS.add("calculator", "rl.envs.builtin_tools:calculator")  # sympy, parsed, never executed

@@ -1,0 +1,1 @@
+"""Environments a rollout acts in: what answers the model's turn, and the tools it may call."""
