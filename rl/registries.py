@@ -121,7 +121,8 @@ ENVIRONMENTS: Registry[Callable[[Any, Any], Environment]] = Registry("environmen
 ENVIRONMENTS.add("single_turn", "rl.envs.single_turn:SingleTurn")  # one answer, no further turns
 ENVIRONMENTS.add("tools", "rl.envs.tool_env:ToolEnvironment", needs_tools=True)  # <tool_call> blocks run, results come back as tool messages
 
-# A tool the model may call: a plain typed function with a docstring (its JSON schema comes from them).
+# A tool the model may call: a typed function with a Google-style docstring (its JSON schema
+# comes from them), returning text. Loaded by rl.envs.tools.load_tool, plug-ins included.
 TOOLS: Registry[Callable] = Registry("tool")
 TOOLS.add("calculator", "rl.envs.builtin_tools:calculator")  # sympy, parsed, never executed
 TOOLS.add("python", "rl.envs.builtin_tools:python")  # a plain program in the Docker sandbox
