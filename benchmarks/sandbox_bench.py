@@ -3,12 +3,21 @@
     .venv/bin/python benchmarks/sandbox_bench.py            # about a minute
     .venv/bin/python benchmarks/sandbox_bench.py --quick    # fewer samples
     .venv/bin/python benchmarks/sandbox_bench.py --guard    # the guard's cost per test case instead
+    .venv/bin/python benchmarks/sandbox_bench.py --python-tool   # the python tool's cost per call instead
 
 ``--guard``: one HumanEval-style test case (a ``check`` function asserting on 1 or 8 calls),
 run the old way (tests appended to the program, no guard) and with ``tests=`` (the guard,
 threat model property 10), alternating, on one container, with a pause before each run so
 that its runner is warm (the pool starts the next runner while the host is busy elsewhere).
 It reports the run time the supervisor measures inside the container, medians.
+
+``--python-tool``: a trivial program that times itself, run through ``sandbox.run``, the
+``python`` tool (``rl.envs.builtin_tools``) and a ``ToolBox`` call, alternating, on a pool
+of 2; overhead = wall time of the call - the program's own time. A pause before each run
+lets its runner start, as the generation between two tool turns does; the "no pause" row
+runs three calls back to back and records the last two, which find their container's runner
+still starting (a pool smaller than the calls in flight). Load is the 1-minute average
+before and after: the figures mean little on a busy machine.
 
 Both sides run the same trivial program (``print('ok')``) in the same image under
 the same lockdown (no network, read-only root, uid 65534, no capabilities, limits);
@@ -21,6 +30,7 @@ is the summary.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -110,13 +120,68 @@ def guard_main(rounds: int) -> int:
     return 0
 
 
+TIMED_PROGRAM = "import time\n_t = time.perf_counter()\nprint('ok')\nprint(time.perf_counter() - _t)"
+
+
+def python_tool_main(rounds: int) -> int:
+    from rl.envs.builtin_tools import python_tool
+    from rl.envs.tools import ToolBox, ToolCall
+
+    load_before = os.getloadavg()[0]
+    with DockerSandbox(size=2) as box:
+        tool = python_tool(box)
+        toolbox = ToolBox([tool], timeout_s=10)
+        call = ToolCall("python", {"code": TIMED_PROGRAM})
+        sides = {"sandbox.run": lambda: box.run(TIMED_PROGRAM).stdout, "tool": lambda: tool(TIMED_PROGRAM),
+                 "toolbox": lambda: toolbox.run([call])[0].content}
+        wall = {side: [] for side in [*sides, "tool, no pause"]}
+        own = {side: [] for side in wall}
+
+        def sample(side: str, fn, pause: float) -> None:
+            time.sleep(pause)
+            started = time.perf_counter()
+            out = fn()
+            elapsed = time.perf_counter() - started
+            printed, seconds = out.split()
+            if printed != "ok":
+                raise RuntimeError(f"{side}: the program printed {out!r}")
+            wall[side].append(elapsed * 1e3)
+            own[side].append(float(seconds) * 1e3)
+
+        for i in range(rounds + 3):  # the first rounds warm the containers
+            order = list(sides) if i % 2 else list(reversed(sides))
+            for side in order:
+                sample(side, sides[side], 0.05)
+            tool(TIMED_PROGRAM)  # unrecorded: the two calls after it each find their runner still starting
+            for _ in range(2):
+                sample("tool, no pause", sides["tool"], 0.0)
+            if i == 2:
+                for values in (*wall.values(), *own.values()):
+                    values.clear()
+        toolbox.close()
+    load_after = os.getloadavg()[0]
+    over = {side: [w - o for w, o in zip(wall[side], own[side])] for side in wall}
+    print(f"{'side':<15} {'p50 ms':>7} {'own ms':>7} {'overhead p50':>13} {'p95':>7}   (n)")
+    for side in wall:
+        print(f"{side:<15} {statistics.median(wall[side]):>7.2f} {statistics.median(own[side]):>7.3f} "
+              f"{statistics.median(over[side]):>13.2f} {pct(over[side], 95):>7.2f}   ({len(wall[side])})")
+    print(f"sandbox_bench python-tool: p50 overhead tool={statistics.median(over['tool']):.2f}ms "
+          f"toolbox={statistics.median(over['toolbox']):.2f}ms sandbox.run={statistics.median(over['sandbox.run']):.2f}ms "
+          f"(program's own {statistics.median(own['tool']):.3f}ms) | no pause {statistics.median(over['tool, no pause']):.2f}ms "
+          f"| load {load_before:.2f}->{load_after:.2f} on {os.cpu_count()} cpus")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer samples (about 20 s)")
     ap.add_argument("--guard", action="store_true", help="measure the guard's cost per test case instead")
+    ap.add_argument("--python-tool", action="store_true", help="measure the python tool's overhead per call instead")
     args = ap.parse_args()
     if args.guard:
         return guard_main(rounds=10 if args.quick else 40)
+    if args.python_tool:
+        return python_tool_main(rounds=15 if args.quick else 40)
     samples, rounds = (12, 2) if args.quick else (30, 3)
     pool_block, docker_block = (40, 8) if args.quick else (60, 12)
 

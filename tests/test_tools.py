@@ -336,7 +336,8 @@ def docker_box():
     ("pass", "[no output]"),
 ])
 def test_python_tool_in_docker(docker_box, code, expected):
-    [result] = ToolBox([python_tool(docker_box)]).run([ToolCall("python", {"code": code})])
+    with ToolBox([python_tool(docker_box)]) as b:
+        [result] = b.run([ToolCall("python", {"code": code})])
     assert result.status == "ok" and result.content.startswith(expected), result
     if "1/0" in code:
         assert result.content.endswith("ZeroDivisionError: division by zero\n[uncaught ZeroDivisionError]")
