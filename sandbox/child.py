@@ -29,6 +29,9 @@ import os
 import resource
 import sys
 
+if "to_wire" not in globals():  # imported on the host (tests, tools); in a runner, wire.py's text comes first
+    from sandbox.wire import NotPlain, from_wire, loads, receive, send, to_wire
+
 REQUEST_FD, TOKEN_FD, REPORT_FD = 3, 4, 5
 PROGRAM_NAME = "program.py"
 

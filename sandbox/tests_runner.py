@@ -22,6 +22,9 @@ import builtins
 import os
 import sys
 
+if "to_wire" not in globals():  # imported on the host (tests, tools); in a runner, wire.py's text comes first
+    from sandbox.wire import NotPlain, from_wire, loads, receive, send, to_wire
+
 REQUEST_FD, TOKEN_FD, REPORT_FD, REPLIES_FD, CALLS_FD = 3, 4, 5, 6, 7
 TESTS_NAME = "tests.py"
 _BUILTINS = vars(builtins)
@@ -54,10 +57,10 @@ class Channel:
         return obj._number if type(obj) in (Remote, RemoteObject) else None
 
     def receive(self, what: str):
-        data = receive(REPLIES_FD)
-        if data is None:
-            refuse(f"the program's process ended during {what}")
         try:
+            data = receive(REPLIES_FD)
+            if data is None:
+                refuse(f"the program's process ended during {what}")
             reply = loads(data)
             if type(reply) is not tuple or not reply or type(reply[0]) is not str:
                 raise NotPlain("a reply that is not a tagged tuple")

@@ -7,8 +7,7 @@ list, dict, set, frozenset (and code objects, Ellipsis and StopIteration, which 
 refuses). A few more data types travel as a tagged tuple ``(..., name, payload)`` and are built
 anew on the receiving side from the payload alone: bytearray, range, deque, Counter,
 OrderedDict, defaultdict (a built-in default only), dict views, Fraction, Decimal, a handle
-(an object that stays in the program's process, named by a number), and a real tuple whose
-first item is Ellipsis.
+(an object that stays in the program's process, named by a number).
 
 ``to_wire`` runs in the sending process and may run that process's code (the program's
 ``__iter__``, for instance): what it produces is only data. ``from_wire`` runs in the receiving
@@ -22,7 +21,7 @@ import os
 
 _SCALAR_TYPES = (type(None), bool, int, float, complex, str, bytes)
 _SCALARS = frozenset(_SCALAR_TYPES)
-_TAG = ...  # first item of a tagged tuple: marshal holds Ellipsis, no plain value needs it there
+_TAG = ...  # first item of a tagged tuple: marshal holds Ellipsis, and no plain value contains it
 _MAX_FRAME = 1 << 30  # what one value may weigh on the wire; the memory limits bind first
 _DEFAULT_FACTORIES = {t.__name__: t for t in (list, dict, set, int, float, str, tuple, frozenset, bool, bytes)}
 _VIEWS = {type({}.keys()): "keys", type({}.values()): "values", type({}.items()): "items"}
@@ -69,8 +68,7 @@ def _container(x, t, keep, where, active):
     if t is list:
         return x if _all_scalars(x) else _items(x, keep, where, active)
     if t is tuple:
-        items = x if _all_scalars(x) else tuple(_items(x, keep, where, active))
-        return (_TAG, "tuple", list(items)) if items and items[0] is _TAG else items
+        return x if _all_scalars(x) else tuple(_items(x, keep, where, active))
     if t is dict:
         return dict(_pairs(x, keep, where, active))
     if t is set or t is frozenset:
@@ -154,8 +152,6 @@ def _untag(x, handle):
     if len(x) != 3 or type(x[1]) is not str:
         raise NotPlain("a malformed tag")
     name, payload = x[1], x[2]
-    if name == "tuple":
-        return tuple(from_wire(_checked(payload, list), handle))
     if name == "bytearray":
         return bytearray(_checked(payload, bytes))
     if name == "range":
