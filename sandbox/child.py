@@ -41,6 +41,13 @@ _read, _write, _exit, _close = os.read, os.write, os._exit, os.close
 _class_name, _encode = type.__dict__["__name__"].__get__, str.encode  # no metaclass of the program's runs
 
 
+# The runner's own view of the builtins, taken before any program exists: a program that patches
+# ``builtins.len`` for itself does not break the code that answers the tests.
+for _name, _value in vars(builtins).items():
+    if _name[:2] != "__":
+        globals().setdefault(_name, _value)
+
+
 def _read_all(fd: int) -> bytes:
     chunks = []
     while True:

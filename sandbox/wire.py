@@ -19,6 +19,7 @@ the program changes later is not the one the tests hold.
 import marshal
 import os
 
+_dumps, _loads, _write, _read = marshal.dumps, marshal.loads, os.write, os.read  # bound before any program runs
 _SCALAR_TYPES = (type(None), bool, int, float, complex, str, bytes)
 _SCALARS = frozenset(_SCALAR_TYPES)
 _TAG = ...  # first item of a tagged tuple: marshal holds Ellipsis, and no plain value contains it
@@ -118,10 +119,6 @@ def _tagged(x, t, keep, where, active):
     return None
 
 
-def dumps(value) -> bytes:
-    return marshal.dumps(value)
-
-
 # ---------------------------------------------------------------- receiving
 def from_wire(x, handle=None):
     """A value built anew from wire data; ``handle(number)`` stands in for a kept object.
@@ -188,7 +185,7 @@ def _untag(x, handle):
 
 def loads(data: bytes):
     try:
-        return marshal.loads(data)
+        return _loads(data)
     except Exception as exc:  # EOFError, ValueError, TypeError: all mean the same here
         raise NotPlain(f"bytes marshal cannot read ({type(exc).__name__})") from None
 
@@ -196,10 +193,10 @@ def loads(data: bytes):
 # ---------------------------------------------------------------- framing over pipes
 def send(fd: int, value) -> None:
     """One frame: an 8-byte length, then marshal bytes."""
-    data = marshal.dumps(value)
+    data = _dumps(value)
     view = memoryview(len(data).to_bytes(8, "big") + data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[_write(fd, view):]
 
 
 def receive(fd: int) -> bytes | None:
@@ -216,7 +213,7 @@ def receive(fd: int) -> bytes | None:
 def _read_exactly(fd: int, n: int) -> bytes | None:
     chunks, left = [], n
     while left:
-        chunk = os.read(fd, min(left, 1 << 20))
+        chunk = _read(fd, min(left, 1 << 20))
         if not chunk:
             return None
         chunks.append(chunk)

@@ -36,8 +36,8 @@ HACKS, CONTROLS = load("hacks"), load("controls")
 
 def judge(item: dict):
     task = TASKS[item["task"]]
-    return verify_code(f"```python\n{item['program']}```", task["tests"], entry_point=task.get("entry_point"),
-                       allow_objects=task.get("allow_objects", False), timeout_s=10)
+    fields = {k: v for k, v in task.items() if k != "tests"}
+    return verify_code(f"```python\n{item['program']}```", task["tests"], timeout_s=10, **fields)
 
 
 def check_set(sandbox: str):
