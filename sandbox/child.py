@@ -26,6 +26,7 @@ hangs up (``_serve``). Here this process proves nothing: the tests' process
 import builtins
 import gc
 import os
+from io import StringIO as _StringIO
 import resource
 import sys
 
@@ -124,6 +125,13 @@ _OPS = {  # what the tests may do with a handle (``tests_runner.Remote``); each 
 }
 
 
+def _printed(stream) -> str:
+    try:
+        return str.__str__(stream.getvalue())
+    except Exception:  # the program closed or replaced the stream it was lent
+        return ""
+
+
 def _builtin_bases(cls) -> list:
     """The built-in exception classes ``cls`` derives from, nearest first, none implied by another."""
     found = [k for k in cls.__mro__ if k in _BUILTIN_EXCEPTIONS]
@@ -189,18 +197,25 @@ class _Server:
         return ("raised", names, self.exception_names.get(type(exc)), args, message[:2000])
 
     def answer(self, request: tuple) -> tuple:
+        """One request; the reply ends with what the call printed, for the tests' own ``sys.stdout``
+        (a test may capture it): the text alone crosses, never the stream."""
         op, args, kwargs, mutates = request
         args = from_wire(args, self.handles.__getitem__)
         kwargs = from_wire(kwargs, self.handles.__getitem__)
+        saved, sys.stdout = sys.stdout, _StringIO()
+        printed = sys.stdout
         try:
             value = _OPS[op](*args, **kwargs)
             keep = self.keep if self.objects else (self.keep_callable if op == "getattr" else None)
             back = to_wire((args[1:], kwargs), keep, "an argument after the call") if mutates else None
-            return ("ok", to_wire(value, keep, "the result"), back)
+            reply = ("ok", to_wire(value, keep, "the result"), back)
         except NotPlain as exc:
-            return ("refused", str(exc))
+            reply = ("refused", str(exc))
         except BaseException as exc:  # the program's exception, as data; SystemExit and all
-            return self.raised(exc)
+            reply = self.raised(exc)
+        finally:
+            sys.stdout = saved
+        return (*reply, _printed(printed))
 
     def serve(self) -> None:
         send(REPLIES_FD, ("ready", self.manifest()))

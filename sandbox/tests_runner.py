@@ -35,6 +35,7 @@ _ENDS_ITERATION = (StopIteration, StopAsyncIteration)  # would end the tests' ma
 def refuse(why: str) -> None:
     """End the run now, failed, with ``why`` as its detail."""
     reason = why.encode("utf-8", "backslashreplace")[:1000]
+    _flush()
     os.write(REPORT_FD, b"rlvr-refused " + reason)
     os.write(2, b"rlvr: refused: " + reason + b"\n")
     os._exit(1)
@@ -76,6 +77,11 @@ class Channel:
         send(CALLS_FD, (op, *sent, self.mutates and op == "call"))
         reply = self.receive(what)
         try:
+            *reply, printed = reply
+            if type(printed) is not str:
+                raise NotPlain("printed output that is not text")
+            if printed:  # what the call printed, into the tests' stdout: a test may be capturing it
+                sys.stdout.write(printed)
             if reply[0] == "ok" and len(reply) == 3:
                 value = from_wire(reply[1], self.remote(name))
                 if reply[2] is not None:
@@ -87,7 +93,7 @@ class Channel:
                 refuse(f"{what} returned a value that is not plain data: {str(reply[1])[:300]}")
             else:
                 raise NotPlain(f"a reply tagged {reply[0][:40]!r}")
-        except (NotPlain, TypeError, ValueError) as exc:
+        except (NotPlain, TypeError, ValueError, IndexError) as exc:
             refuse(f"the program's process sent a malformed reply to {what}: {exc}")
         raise exc
 
@@ -284,8 +290,16 @@ def _failed(exc: BaseException, tests: str) -> None:
     while tb is not None and tb.tb_frame.f_code.co_filename != TESTS_NAME and tb.tb_next:
         tb = tb.tb_next  # this runner's own frames tell the reader nothing
     traceback.print_exception(type(exc), exc, tb)
-    sys.stderr.flush()
+    _flush()
     os._exit(1)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a test may have closed or replaced its streams
+            pass
 
 
 def tests_main() -> None:
@@ -316,8 +330,7 @@ def tests_main() -> None:
         exec(compile(tests, TESTS_NAME, "exec"), namespace)
     except BaseException as exc:
         _failed(exc, tests)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    _flush()
     os.write(REPORT_FD, b"rlvr-completed " + os.read(TOKEN_FD, 64))
     os._exit(0)
 
