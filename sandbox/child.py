@@ -126,9 +126,9 @@ _OPS = {  # what the tests may do with a handle (``tests_runner.Remote``); each 
 
 
 def _printed(stream) -> str:
-    try:
-        return str.__str__(stream.getvalue())
-    except Exception:  # the program closed or replaced the stream it was lent
+    try:  # the buffer's own method: an attribute the program set on the buffer is not asked
+        return _StringIO.getvalue(stream)
+    except ValueError:  # the program closed the buffer it was lent
         return ""
 
 
