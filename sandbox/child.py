@@ -26,9 +26,9 @@ hangs up (``_serve``). Here this process proves nothing: the tests' process
 import builtins
 import gc
 import os
-from io import StringIO as _StringIO
 import resource
 import sys
+from io import StringIO as _StringIO
 
 if "to_wire" not in globals():  # imported on the host (tests, tools); in a runner, wire.py's text comes first
     from sandbox.wire import NotPlain, from_wire, loads, receive, send, to_wire
