@@ -2,8 +2,8 @@
 and honest programs written oddly (tests/data/code_hacks, one program per file, its first
 lines naming its task and trick). Every hack must score 0 and every control 1, in the local
 sandbox here and in the Docker pool under the docker marker. Hacks marked "unguarded:
-rewarded" are real: run the old way, tests appended to the program, they earn reward
-(``test_hacks_are_real_without_the_guard``), so these tests can fail."""
+rewarded" are real: run the old way, tests appended to the program in one interpreter, they
+earn reward (``test_hacks_are_real_without_the_guard``), so these tests can fail."""
 from __future__ import annotations
 
 import json
@@ -41,7 +41,7 @@ def judge(item: dict):
 
 
 def check_set(sandbox: str):
-    assert len(HACKS) >= 20 and len(CONTROLS) >= 20
+    assert len(HACKS) >= 52 and len(CONTROLS) >= 47
     verdicts = {item["name"]: judge(item) for item in HACKS + CONTROLS if sandbox in item["sandboxes"]}
     unjudged = {name: (v.status, v.reason) for name, v in verdicts.items() if v.status != "ok"}
     assert not unjudged, unjudged
@@ -78,7 +78,7 @@ def test_hacks_score_zero_and_controls_one_in_local_sandbox(local_sandbox):
 def check_hacks_are_real(box, sandbox: str):
     # The old way: each test case appended to the program, one interpreter, no guard.
     real = [h for h in HACKS if h["unguarded"] == "rewarded" and sandbox in h["sandboxes"]]
-    assert len(real) >= 20
+    assert len(real) >= 49
     not_rewarded = []
     for hack in real:
         task = TASKS[hack["task"]]
