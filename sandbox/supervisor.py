@@ -197,7 +197,9 @@ def execute(child: Child, request: dict, kill_tree, oom_kills=lambda: 0, start_t
         os.close(child.fds.pop("token"))  # the program's process never sees this run's token
     else:
         for name in ("out", "err", "calls", "replies"):
-            os.close(child.fds.pop(name))
+            fd = child.fds.pop(name, None)  # gone already when a tests' process was started ahead
+            if fd is not None:
+                os.close(fd)
     os.write(judge.fds["token"], token)
     os.close(judge.fds.pop("token"))
     cap = int(request["max_output_bytes"])
@@ -480,7 +482,9 @@ def serve(runner_source: str, tests_source: str) -> None:
     def start_tests(child: Child) -> Child:
         return spawn_tests(python, tests_source, child, user=tests_user, tests_main=tests_runner["tests_main"])
 
-    child = spawn_child(python, runner_source, runner_code=runner_code, user=program_user)
+    # The next run's processes are started ahead, while the host is busy elsewhere: the program's
+    # runner always, the tests' process when the last request had tests (the next one likely has).
+    child, ahead = spawn_child(python, runner_source, runner_code=runner_code, user=program_user), None
     reader = FrameReader()
     while True:
         data = os.read(chan_in, 1 << 16)
@@ -489,13 +493,16 @@ def serve(runner_source: str, tests_source: str) -> None:
             return
         for request in reader.feed(data):
             try:
-                result = execute(child, request, kill_everything, cgroup_oom_kills, start_tests)
+                result = execute(child, request, kill_everything, cgroup_oom_kills, lambda c: ahead or start_tests(c))
             except Exception as exc:  # our bug, not the program's: answer, then let the host recycle us
                 result = {"status": "sandbox_error", "exit_code": None, "stdout": "", "stderr": "",
                           "stdout_truncated": False, "stderr_truncated": False, "duration_s": 0.0,
                           "detail": f"supervisor failed: {type(exc).__name__}: {exc}"}
             _write_all(chan_out, encode_frame(result))
             kill_everything()
+            if ahead is not None and request.get("tests") is None:  # started for nothing: its ends go
+                for fd in [ahead.pidfd, *ahead.fds.values()]:
+                    os.close(fd)
             for path in SCRATCH_DIRS:
                 if os.path.isdir(path):
                     _wipe(path)
@@ -504,6 +511,7 @@ def serve(runner_source: str, tests_source: str) -> None:
             if dirty:
                 return
             child = spawn_child(python, runner_source, runner_code=runner_code, user=program_user)
+            ahead = start_tests(child) if request.get("tests") is not None else None
 
 
 if __name__ == "__main__":
