@@ -493,7 +493,7 @@ def serve(runner_source: str, tests_source: str) -> None:
             return
         for request in reader.feed(data):
             try:
-                result = execute(child, request, kill_everything, cgroup_oom_kills, lambda c: ahead or start_tests(c))
+                result = execute(child, request, kill_everything, cgroup_oom_kills, lambda c, ready=ahead: ready or start_tests(c))
             except Exception as exc:  # our bug, not the program's: answer, then let the host recycle us
                 result = {"status": "sandbox_error", "exit_code": None, "stdout": "", "stderr": "",
                           "stdout_truncated": False, "stderr_truncated": False, "duration_s": 0.0,
