@@ -476,6 +476,11 @@ def serve(runner_source: str, tests_source: str) -> None:
     # The tests' process is a fork of this one: its code is loaded here once, before any program runs.
     tests_runner = {"__name__": "rlvr_tests_runner"}
     exec(compile(tests_source, "<tests runner>", "exec"), tests_runner)
+    # What exists now stays as it is in every fork: no collection in a tests' process touches
+    # (and so copies) the pages of the supervisor's own objects.
+    import gc
+
+    gc.freeze()
     # Separate users only where we may switch to them: as root in a pool container.
     program_user, tests_user = (PROGRAM_USER, TESTS_USER) if os.getuid() == 0 else (None, None)
 

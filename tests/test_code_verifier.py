@@ -161,7 +161,7 @@ def test_through_verifier_pool_workers(docker_pool):
     assert [v.score == 1.0 for v in verdicts] == [True] * 6 + [False] * 6
 
 
-# ---------------------------------------------------------------- the guard, through the verifier
+# ---------------------------------------------------------------- tests apart from the program, through the verifier
 @pytest.mark.parametrize("program, tests, fields, score", [
     # Results must be plain data; a task with classes under test opts out.
     ("class A:\n    def __eq__(self, o):\n        return True\ndef f(x):\n    return A()\n", ["assert f(1) == 2"], {}, 0.0),
@@ -172,7 +172,7 @@ def test_through_verifier_pool_workers(docker_pool):
     # A looping program fails its case; the item is still judged.
     ("def f(x):\n    while True:\n        pass\n", ["assert f(1) == 1", "assert True"], {"timeout_s": 1}, 0.5),
 ])
-def test_guarded_cases(local_sandbox, program, tests, fields, score):
+def test_cases_with_tests_apart(local_sandbox, program, tests, fields, score):
     verdict = verify_code(fenced(program), tests, **fields)
     assert (verdict.status, verdict.score) == ("ok", score), verdict.reason
 
