@@ -112,10 +112,19 @@ def spawn_child(python: str, runner_source: str, *, new_session: bool = False, r
     """
     ours, theirs = _pipes(_NAMES, _PROGRAM_READS)
     argv = [python, "-I", "-B", "-c", _BOOTSTRAP if runner_code else runner_source]
-    pid = _start([theirs[name] for name in _NAMES], user,
-                 lambda: os.execve(python, argv, dict(CHILD_ENV)),
-                 lambda actions: os.posix_spawn(python, argv, dict(CHILD_ENV), file_actions=actions, setsid=new_session),
-                 oom_first=True)
+    actions = [(os.POSIX_SPAWN_DUP2, theirs[name], target) for target, name in enumerate(_NAMES)]
+    if user is None:
+        pid = os.posix_spawn(python, argv, dict(CHILD_ENV), file_actions=actions, setsid=new_session)
+    else:
+        # posix_spawn (a vfork: no copy of our memory) with RESETIDS, which gives the child our real
+        # ids as its effective ones: ours are ``user`` only for this call, while no program exists.
+        os.setresgid(user, 0, 0)
+        os.setresuid(user, 0, 0)
+        try:
+            pid = os.posix_spawn(python, argv, dict(CHILD_ENV), file_actions=actions, setsid=new_session, resetids=True)
+        finally:
+            os.setresuid(0, 0, 0)
+            os.setresgid(0, 0, 0)
     # The tests' process writes to the same stdout and stderr: keep a copy of those ends for it.
     ours["out"], ours["err"] = theirs.pop("stdout"), theirs.pop("stderr")
     for fd in theirs.values():
@@ -127,22 +136,16 @@ def spawn_child(python: str, runner_source: str, *, new_session: bool = False, r
     return Child(pid, ours)
 
 
-def _start(targets: list[int], user: int | None, become, spawn, oom_first: bool = False) -> int:
-    """A process whose descriptors 0.. are ``targets``: ``spawn(file_actions)`` as ourselves, or a
-    fork that takes on ``user`` and then calls ``become`` (which must not return)."""
-    if user is None:
-        return spawn([(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(targets)])
+def _fork_as(user: int, targets: list[int], become) -> int:
+    """A fork of this process whose descriptors 0.. are ``targets``, taking on ``user`` (uid and
+    gid, no other group, no capability left) before it calls ``become``, which must not return."""
     pid = os.fork()
     if pid:
         return pid
     try:  # the child: nothing of the supervisor's but what ``targets`` names stays open
         for target, fd in enumerate(targets):
             os.dup2(fd, target, inheritable=True)
-        os.closerange(len(targets), 1 << 16)
-        if oom_first:  # the out-of-memory killer's first choice, never the tests or us (a later uid could not)
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("1000")
-        os.setgroups([])
+        os.closerange(len(targets), os.sysconf("SC_OPEN_MAX"))
         os.setresgid(user, user, user)
         os.setresuid(user, user, user)  # the last uid 0 goes: every capability with it
         become()
@@ -161,9 +164,11 @@ def spawn_tests(python: str, tests_source: str, child: Child, *, user: int | Non
     null = _above(os.open(os.devnull, os.O_RDONLY), 64)
     fds = [null, child.fds.pop("out"), child.fds.pop("err"), theirs["request"], theirs["token"], theirs["report"],
            child.fds.pop("replies"), child.fds.pop("calls")]
-    argv = [python, "-I", "-B", "-c", tests_source]
-    pid = _start(fds, user, tests_main,
-                 lambda actions: os.posix_spawn(python, argv, dict(CHILD_ENV), file_actions=actions, setsid=True))
+    if user is None:
+        pid = os.posix_spawn(python, [python, "-I", "-B", "-c", tests_source], dict(CHILD_ENV), setsid=True,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, fd, target) for target, fd in enumerate(fds)])
+    else:
+        pid = _fork_as(user, fds, tests_main)
     for fd in fds:
         os.close(fd)
     os.set_blocking(ours["report"], False)
@@ -463,6 +468,8 @@ def _harden_self() -> None:
 
 def serve(runner_source: str, tests_source: str) -> None:
     _harden_self()
+    if os.getuid() == 0:
+        os.setgroups([])  # root's groups would pass to every process we start
     # Keep the host channel on private descriptors; 0 and 1 become /dev/null.
     chan_in, chan_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
