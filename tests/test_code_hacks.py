@@ -3,7 +3,7 @@ and honest programs written oddly (tests/data/code_hacks, one program per file, 
 lines naming its task and trick). Every hack must score 0 and every control 1, in the local
 sandbox here and in the Docker pool under the docker marker. Hacks marked "unguarded:
 rewarded" are real: run the old way, tests appended to the program in one interpreter, they
-earn reward (``test_hacks_are_real_without_the_guard``), so these tests can fail."""
+earn reward (``test_hacks_are_real_with_the_tests_appended``), so these tests can fail."""
 from __future__ import annotations
 
 import json
@@ -76,7 +76,7 @@ def test_hacks_score_zero_and_controls_one_in_local_sandbox(local_sandbox):
 
 
 def check_hacks_are_real(box, sandbox: str):
-    # The old way: each test case appended to the program, one interpreter, no guard.
+    # The old way: each test case appended to the program, one interpreter, nothing apart.
     real = [h for h in HACKS if h["unguarded"] == "rewarded" and sandbox in h["sandboxes"]]
     assert len(real) >= 49
     not_rewarded = []
@@ -89,7 +89,7 @@ def check_hacks_are_real(box, sandbox: str):
     assert not not_rewarded, not_rewarded
 
 
-def test_hacks_are_real_without_the_guard(local_sandbox):
+def test_hacks_are_real_with_the_tests_appended(local_sandbox):
     check_hacks_are_real(local_sandbox, "local")
 
 
@@ -108,5 +108,5 @@ def test_hacks_score_zero_and_controls_one_in_docker(docker_pool, monkeypatch):
 
 
 @pytest.mark.docker
-def test_hacks_are_real_without_the_guard_in_docker(docker_pool):
+def test_hacks_are_real_with_the_tests_appended_in_docker(docker_pool):
     check_hacks_are_real(docker_pool, "docker")
