@@ -49,9 +49,13 @@ class Channel:
         self.mirrors = {}  # the program's exception classes, rebuilt here, by name
         self.combined = {}  # several built-in bases: one class here per combination
 
-    def remote(self, name: str):
-        cls = RemoteObject if self.objects else Remote
-        return lambda number: cls(self, number, name)
+    def remote(self, name: str, op: str = "value"):
+        """How a handle in a reply becomes a stand-in; None where only data may come back. With plain
+        results, only an attribute read (``fib.cache_clear``) may give a callable's handle: a call
+        whose result were a stand-in would hand the tests something truthy that is not data."""
+        if self.objects:
+            return lambda number: RemoteObject(self, number, name)
+        return (lambda number: Remote(self, number, name)) if op == "getattr" else None
 
     @staticmethod
     def _number(obj):
@@ -83,7 +87,7 @@ class Channel:
             if printed:  # what the call printed, into the tests' stdout: a test may be capturing it
                 sys.stdout.write(printed)
             if reply[0] == "ok" and len(reply) == 3:
-                value = from_wire(reply[1], self.remote(name))
+                value = from_wire(reply[1], self.remote(name, op))
                 if reply[2] is not None:
                     self._copy_back(args, kwargs, from_wire(reply[2], self.remote(name)))
                 return value

@@ -120,7 +120,10 @@ def run(box, program: str, tests: str, **kwargs):
      "refused: the program's process ended during f(...)"),
     ("forged reply", "import os, marshal\ndef f():\n    os.write(7, bytes(7) + b'\\x05junk!')\n    return 1\n",
      "f()\n", {}, "failed", "refused: the program's process sent a malformed reply"),
-    # Results are data; an object is refused, naming its type.
+    # Results are data; an object is refused, naming its type; a handle forged on the wire too.
+    ("forged handle", "import os, marshal\ndef f():\n    data = marshal.dumps(('ok', (..., 'handle', 0), None, ''))\n"
+     "    os.write(7, len(data).to_bytes(8, 'big') + data)\n    os.read(6, 1 << 16)\n    return 0\n",
+     "assert f()\n", {}, "failed", "refused: the program's process sent a malformed reply to f(...)"),
     ("object", "class A:\n    def __eq__(self, o):\n        return True\ndef f():\n    return [A()]\n", "assert f() == [1]\n", {},
      "failed", "refused: f(...) returned a value that is not plain data: the result[0] is of type A"),
     # The tests' builtins and modules are their own, whatever the program did to its own.
