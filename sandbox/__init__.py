@@ -64,7 +64,7 @@ container, wipes the scratch directories, checks nothing is left, and starts the
    test_tests_process_out_of_reach]. Both run as users other than the program's, so it
    can neither signal nor trace them, nor open their /proc files; both are non-dumpable
    besides, and PID 1 drops every signal it has no handler for. Neither hands the
-   program any descriptor but its own stdio, its request and its end of the channel.
+   program any descriptor but its own: stdio, request, report and its end of the channel.
 9. ``passed`` is proven, not claimed [test_pass_cannot_be_forged]. No observer
    outside a process can tell which instruction ran last inside it: whatever the
    runner does after the last line, the code it ran could have done first. So the
