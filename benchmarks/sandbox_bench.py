@@ -2,14 +2,15 @@
 
     .venv/bin/python benchmarks/sandbox_bench.py            # about a minute
     .venv/bin/python benchmarks/sandbox_bench.py --quick    # fewer samples
-    .venv/bin/python benchmarks/sandbox_bench.py --guard    # the guard's cost per test case instead
+    .venv/bin/python benchmarks/sandbox_bench.py --split    # the cost of running tests apart instead
     .venv/bin/python benchmarks/sandbox_bench.py --python-tool   # the python tool's cost per call instead
 
-``--guard``: one HumanEval-style test case (a ``check`` function asserting on 1 or 8 calls),
-run the old way (tests appended to the program, no guard) and with ``tests=`` (the guard,
-threat model property 10), alternating, on one container, with a pause before each run so
-that its runner is warm (the pool starts the next runner while the host is busy elsewhere).
-It reports the run time the supervisor measures inside the container, medians.
+``--split``: one HumanEval-style test case (a ``check`` function asserting on 1 or 8 calls),
+run the old way (tests appended to the program, one process) and with ``tests=`` (the tests
+in a process of their own, calling the program's functions over the channel: threat model
+property 10), alternating, on one container, with a pause before each run so that its
+runner is warm (the pool starts the next runner while the host is busy elsewhere). It
+reports the run time the supervisor measures inside the container, medians.
 
 ``--python-tool``: a trivial program that times itself, run through ``sandbox.run``, the
 ``python`` tool (``rl.envs.builtin_tools``) and a ``ToolBox`` call, alternating, on a pool
@@ -87,17 +88,17 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1] if len(values) > 1 else values[0]
 
 
-GUARD_PROGRAM = "def square(x):\n    return x * x\n"
+SPLIT_PROGRAM = "def square(x):\n    return x * x\n"
 
 
-def guard_tests(calls: int) -> str:
+def split_tests(calls: int) -> str:
     return "def check(candidate):\n" + "".join(f"    assert candidate({i}) == {i * i}\n" for i in range(calls)) + "\ncheck(square)\n"
 
 
-def guard_main(rounds: int) -> int:
-    sides = {(mode, calls): (dict(code=GUARD_PROGRAM + "\n" + guard_tests(calls)) if mode == "appended"
-                             else dict(code=GUARD_PROGRAM, tests=guard_tests(calls)))
-             for mode in ("appended", "guarded") for calls in (1, 8)}
+def split_main(rounds: int) -> int:
+    sides = {(mode, calls): (dict(code=SPLIT_PROGRAM + "\n" + split_tests(calls)) if mode == "appended"
+                             else dict(code=SPLIT_PROGRAM, tests=split_tests(calls)))
+             for mode in ("appended", "split") for calls in (1, 8)}
     ms = {side: [] for side in sides}
     with DockerSandbox(size=1) as box:
         for i in range(rounds + 3):
@@ -110,13 +111,13 @@ def guard_main(rounds: int) -> int:
                 if i >= 3:  # the first rounds warm the container
                     ms[side].append(result.duration_s * 1e3)
     p50 = {side: statistics.median(v) for side, v in ms.items()}
-    print(f"{'calls':>5} {'appended ms':>12} {'guarded ms':>11} {'guard adds':>11}   (n={rounds} each)")
+    print(f"{'calls':>5} {'appended ms':>12} {'split ms':>11} {'split adds':>11}   (n={rounds} each)")
     for calls in (1, 8):
-        a, g = p50[("appended", calls)], p50[("guarded", calls)]
+        a, g = p50[("appended", calls)], p50[("split", calls)]
         print(f"{calls:>5} {a:>12.2f} {g:>11.2f} {g - a:>+11.2f}")
-    per_call = (p50[("guarded", 8)] - p50[("appended", 8)] - p50[("guarded", 1)] + p50[("appended", 1)]) / 7
-    print(f"sandbox_bench guard: per test case +{p50[('guarded', 1)] - p50[('appended', 1)]:.2f}ms (1 call) "
-          f"+{p50[('guarded', 8)] - p50[('appended', 8)]:.2f}ms (8 calls) | per call +{per_call:.2f}ms")
+    per_call = (p50[("split", 8)] - p50[("appended", 8)] - p50[("split", 1)] + p50[("appended", 1)]) / 7
+    print(f"sandbox_bench split: per test case +{p50[('split', 1)] - p50[('appended', 1)]:.2f}ms (1 call) "
+          f"+{p50[('split', 8)] - p50[('appended', 8)]:.2f}ms (8 calls) | per call +{per_call:.2f}ms")
     return 0
 
 
@@ -175,11 +176,11 @@ def python_tool_main(rounds: int) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer samples (about 20 s)")
-    ap.add_argument("--guard", action="store_true", help="measure the guard's cost per test case instead")
+    ap.add_argument("--split", action="store_true", help="measure the cost of running the tests apart instead")
     ap.add_argument("--python-tool", action="store_true", help="measure the python tool's overhead per call instead")
     args = ap.parse_args()
-    if args.guard:
-        return guard_main(rounds=10 if args.quick else 40)
+    if args.split:
+        return split_main(rounds=10 if args.quick else 40)
     if args.python_tool:
         return python_tool_main(rounds=15 if args.quick else 40)
     samples, rounds = (12, 2) if args.quick else (30, 3)

@@ -20,14 +20,16 @@ SANDBOX_EXAMPLES = """\
 The program runs with no network, a read-only root, a private 64 MiB /tmp, as
 uid 65534 with no capabilities, under memory, process, CPU, time and output
 limits. "passed" means it ran to its last line; append tests to make that mean
-something. The threat model is in sandbox/__init__.py.
+something, or give them with --tests: they then run in a process of their own, as
+another user, and get only plain data from the program. The threat model is in
+sandbox/__init__.py.
 """
 
 RUN_EXAMPLES = """\
   rlvr sandbox run solution.py
   rlvr sandbox run solution.py --stdin tests/case1.in --timeout 2
   rlvr sandbox run solution.py --json | jq .status
-  rlvr sandbox run solution.py --tests tests.py   # tests under the guard: no patching, plain results
+  rlvr sandbox run solution.py --tests tests.py   # tests apart: their own process, plain data from the program
   rlvr sandbox run trusted.py --local      # no Docker: subprocess + rlimits, NOT isolated
 
 The program's stdout and stderr are replayed on ours; a status line follows on
@@ -72,8 +74,11 @@ def add_sandbox_commands(subparsers) -> None:
 
     run = _parser(actions, "run", "Run one Python file in the sandbox and report how it ended.", RUN_EXAMPLES)
     run.add_argument("file", type=Path, metavar="FILE", help="the Python program (tests appended, if any)")
-    run.add_argument("--tests", type=Path, metavar="F", help="tests to run after it under the guard (threat model, 10)")
-    run.add_argument("--allow-objects", action="store_true", help="with --tests: results need not be plain data")
+    run.add_argument("--tests", type=Path, metavar="F", help="tests to run in a process of their own against it (threat model, 10)")
+    run.add_argument("--allow-objects", action="store_true",
+                     help="with --tests: results may be objects; they stay with the program, the tests hold handles")
+    run.add_argument("--mutates", action="store_true",
+                     help="with --tests: the program's copy of each argument is copied back after each call")
     run.add_argument("--stdin", type=Path, metavar="F", help="file fed to the program's stdin")
     run.add_argument("--timeout", type=float, default=10.0, metavar="S", help="wall-clock limit in seconds (default: %(default)s)")
     run.add_argument("--json", action="store_true", help="print the whole result as one JSON object instead")
@@ -105,7 +110,8 @@ def run_file(args: argparse.Namespace) -> int:
         print(f"rlvr sandbox run: {exc}", file=sys.stderr)
         return 2
     with box:
-        result = box.run(code, stdin=stdin, timeout_s=args.timeout, tests=tests, plain_results=not args.allow_objects)
+        result = box.run(code, stdin=stdin, timeout_s=args.timeout, tests=tests, plain_results=not args.allow_objects,
+                         mutates=args.mutates)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

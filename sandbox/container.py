@@ -21,8 +21,12 @@ LABEL = "rlvr.sandbox"  # every container we create carries it: cleanup finds th
 OWNER_LABEL = "rlvr.sandbox.owner"  # host:pid:start-time of the creating process
 _HERE = Path(__file__).parent
 SUPERVISOR_SOURCE = (_HERE / "supervisor.py").read_text()
-# The guard first: its names are bound before the runner's main() ever sees a program.
-RUNNER_SOURCE = "\n".join((_HERE / name).read_text() for name in ("guard_env.py", "guard.py", "child.py"))
+# The plain-data codec first: both runners use it (the program's to answer, the tests' to ask).
+RUNNER_SOURCE = "\n".join((_HERE / name).read_text() for name in ("wire.py", "child.py"))
+TESTS_SOURCE = "\n".join((_HERE / name).read_text() for name in ("wire.py", "tests_runner.py"))
+# PID 1 starts as root, only to give the program and the tests users of their own; it keeps
+# these for itself and empties the bounding set, so nothing it starts can regain one.
+SUPERVISOR_CAPS = ["SETUID", "SETGID", "KILL", "DAC_OVERRIDE", "FOWNER", "SETPCAP"]
 _STDOUT, _STDERR = 1, 2
 
 
@@ -56,6 +60,7 @@ def container_config(client, image: str, limits: SandboxLimits, runtime: str | N
         tmpfs={"/tmp": f"rw,nosuid,nodev,noexec,size={limits.scratch_mb}m,mode=1777"},
         shm_size=4 << 20,
         cap_drop=["ALL"],
+        cap_add=SUPERVISOR_CAPS,
         security_opt=["no-new-privileges"],
         pids_limit=limits.pids,
         mem_limit=memory,
@@ -70,8 +75,8 @@ def container_config(client, image: str, limits: SandboxLimits, runtime: str | N
     )
     return dict(
         image=image,
-        command=["python3", "-I", "-S", "-c", SUPERVISOR_SOURCE, RUNNER_SOURCE],
-        user="65534:65534",
+        command=["python3", "-I", "-S", "-c", SUPERVISOR_SOURCE, RUNNER_SOURCE, TESTS_SOURCE],
+        user="0:0",
         working_dir="/tmp",
         environment={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"},
         hostname="sandbox",

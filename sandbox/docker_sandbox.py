@@ -71,21 +71,26 @@ class DockerSandbox:
 
     # -- running programs
     def run(self, code: str, *, stdin: str | None = None, timeout_s: float = 10.0, tests: str | None = None,
-            plain_results: bool = True) -> ExecResult:
+            plain_results: bool = True, mutates: bool = False, entry_point: str | None = None) -> ExecResult:
         """Run ``code`` to its end, a limit, or a failure.
 
-        tests:         code run after ``code``, in an environment ``code`` could not change, calling
-                       its functions through the guard (threat model, property 10); ``passed`` then
-                       means program and tests both ran to their end. Without it, callers append
-                       their tests to ``code`` and ``passed`` proves only that the whole ran.
-        plain_results: with ``tests``: every call the tests make must return plain data (exact
-                       built-in types). False for tasks whose results are objects by design.
+        tests:         test code run in a process of its own, as another user, calling the program's
+                       functions through stand-ins that carry only plain data (threat model,
+                       property 10); ``passed`` then means the tests ran to their end. Without it,
+                       ``passed`` proves only that ``code`` (tests appended, if any) ran to its end.
+        plain_results: with ``tests``: every call must return plain data. False for tasks whose
+                       results are objects by design: they stay in the program's process, and the
+                       tests hold handles whose every use is a request to it.
+        mutates:       with ``tests``: each call also sends back the program's copy of its arguments,
+                       put into the tests' own (for tests that check changes made in place).
+        entry_point:   with ``tests``: a name the tests must get from the program, even one that
+                       shadows a builtin (other such names stay the builtins in the tests).
         """
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self._check_usable()
         request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "cwd": "/tmp",
-                   "tests": tests, "plain_results": plain_results,
+                   "tests": tests, "plain_results": plain_results, "mutates": mutates, "entry_point": entry_point,
                    "max_output_bytes": self.limits.max_output_bytes, "limits": self.limits.for_runner(timeout_s)}
         for _ in range(self.size + 1):  # every container may have turned out unclean at once
             box = self._take()
@@ -107,10 +112,11 @@ class DockerSandbox:
 
     def run_batch(self, codes: Sequence[str], *, stdins: Sequence[str | None] | None = None,
                   timeout_s: float = 10.0, concurrency: int | None = None,
-                  tests: Sequence[str | None] | None = None, plain_results: bool = True) -> list[ExecResult]:
+                  tests: Sequence[str | None] | None = None, plain_results: bool = True,
+                  mutates: bool = False, entry_point: str | None = None) -> list[ExecResult]:
         """Run many programs, at most ``concurrency`` (default: pool size) at once; results in order."""
-        return run_batch(self.run, codes, stdins, timeout_s, min(concurrency or self.size, self.size),
-                         tests, plain_results)
+        return run_batch(self.run, codes, stdins, timeout_s, min(concurrency or self.size, self.size), tests,
+                         plain_results=plain_results, mutates=mutates, entry_point=entry_point)
 
     # -- pool bookkeeping
     def _take(self) -> PoolContainer | None:

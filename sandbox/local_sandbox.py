@@ -24,9 +24,9 @@ import warnings
 from collections.abc import Sequence
 
 from sandbox.batch import run_batch
-from sandbox.container import RUNNER_SOURCE
+from sandbox.container import RUNNER_SOURCE, TESTS_SOURCE
 from sandbox.result import ExecResult, SandboxLimits
-from sandbox.supervisor import execute, spawn_child
+from sandbox.supervisor import execute, spawn_child, spawn_tests
 
 _WARNING = ("LocalSandbox runs untrusted code as your own user with no filesystem or network isolation; "
             "use DockerSandbox for anything a model wrote")
@@ -49,26 +49,35 @@ class LocalSandbox:
         self._runner_code = marshal.dumps(compile(RUNNER_SOURCE, "<runner>", "exec")) if same else None
 
     def run(self, code: str, *, stdin: str | None = None, timeout_s: float = 10.0, tests: str | None = None,
-            plain_results: bool = True) -> ExecResult:
-        """As ``DockerSandbox.run``: ``tests``, when given, run after ``code`` under the guard."""
+            plain_results: bool = True, mutates: bool = False, entry_point: str | None = None) -> ExecResult:
+        """As ``DockerSandbox.run``: ``tests``, when given, run in a process of their own (same user here)."""
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         scratch = tempfile.mkdtemp(prefix="rlvr-local-")
         try:
             child = spawn_child(self.python, RUNNER_SOURCE, new_session=True, runner_code=self._runner_code)
+            sessions = [child.pid]
+
+            def start_tests(program):
+                tests_process = spawn_tests(self.python, TESTS_SOURCE, program)
+                sessions.append(tests_process.pid)
+                return tests_process
+
             frame = execute(child, {"code": code, "stdin": stdin, "timeout_s": timeout_s, "cwd": scratch,
-                                    "tests": tests, "plain_results": plain_results,
-                                    "max_output_bytes": self.limits.max_output_bytes,
+                                    "tests": tests, "plain_results": plain_results, "mutates": mutates,
+                                    "entry_point": entry_point, "max_output_bytes": self.limits.max_output_bytes,
                                     "limits": self.limits.for_runner(timeout_s)},
-                            kill_tree=lambda: _kill_group(child.pid))
+                            kill_tree=lambda: _kill_sessions(sessions), start_tests=start_tests)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return ExecResult.from_supervisor(frame, "local")
 
     def run_batch(self, codes: Sequence[str], *, stdins: Sequence[str | None] | None = None,
                   timeout_s: float = 10.0, concurrency: int | None = None,
-                  tests: Sequence[str | None] | None = None, plain_results: bool = True) -> list[ExecResult]:
-        return run_batch(self.run, codes, stdins, timeout_s, concurrency or self.size, tests, plain_results)
+                  tests: Sequence[str | None] | None = None, plain_results: bool = True,
+                  mutates: bool = False, entry_point: str | None = None) -> list[ExecResult]:
+        return run_batch(self.run, codes, stdins, timeout_s, concurrency or self.size, tests,
+                         plain_results=plain_results, mutates=mutates, entry_point=entry_point)
 
     def close(self) -> None:
         pass  # nothing outlives a run
@@ -80,12 +89,15 @@ class LocalSandbox:
         self.close()
 
 
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass  # already reaped when the program exited on its own
+def _kill_sessions(pids: list[int]) -> None:
+    """SIGKILL the process group of each of ``pids`` (each leads a session of its own), and reap them."""
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for pid in pids:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass  # already reaped when it exited on its own

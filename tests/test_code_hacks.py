@@ -2,8 +2,8 @@
 and honest programs written oddly (tests/data/code_hacks, one program per file, its first
 lines naming its task and trick). Every hack must score 0 and every control 1, in the local
 sandbox here and in the Docker pool under the docker marker. Hacks marked "unguarded:
-rewarded" are real: run the old way, tests appended to the program, they earn reward
-(``test_hacks_are_real_without_the_guard``), so these tests can fail."""
+rewarded" are real: run the old way, tests appended to the program in one interpreter, they
+earn reward (``test_hacks_are_real_with_the_tests_appended``), so these tests can fail."""
 from __future__ import annotations
 
 import json
@@ -36,12 +36,12 @@ HACKS, CONTROLS = load("hacks"), load("controls")
 
 def judge(item: dict):
     task = TASKS[item["task"]]
-    return verify_code(f"```python\n{item['program']}```", task["tests"], entry_point=task.get("entry_point"),
-                       allow_objects=task.get("allow_objects", False), timeout_s=10)
+    fields = {k: v for k, v in task.items() if k != "tests"}
+    return verify_code(f"```python\n{item['program']}```", task["tests"], timeout_s=10, **fields)
 
 
 def check_set(sandbox: str):
-    assert len(HACKS) >= 20 and len(CONTROLS) >= 20
+    assert len(HACKS) >= 52 and len(CONTROLS) >= 47
     verdicts = {item["name"]: judge(item) for item in HACKS + CONTROLS if sandbox in item["sandboxes"]}
     unjudged = {name: (v.status, v.reason) for name, v in verdicts.items() if v.status != "ok"}
     assert not unjudged, unjudged
@@ -76,9 +76,9 @@ def test_hacks_score_zero_and_controls_one_in_local_sandbox(local_sandbox):
 
 
 def check_hacks_are_real(box, sandbox: str):
-    # The old way: each test case appended to the program, one interpreter, no guard.
+    # The old way: each test case appended to the program, one interpreter, nothing apart.
     real = [h for h in HACKS if h["unguarded"] == "rewarded" and sandbox in h["sandboxes"]]
-    assert len(real) >= 20
+    assert len(real) >= 49
     not_rewarded = []
     for hack in real:
         task = TASKS[hack["task"]]
@@ -89,7 +89,7 @@ def check_hacks_are_real(box, sandbox: str):
     assert not not_rewarded, not_rewarded
 
 
-def test_hacks_are_real_without_the_guard(local_sandbox):
+def test_hacks_are_real_with_the_tests_appended(local_sandbox):
     check_hacks_are_real(local_sandbox, "local")
 
 
@@ -108,5 +108,5 @@ def test_hacks_score_zero_and_controls_one_in_docker(docker_pool, monkeypatch):
 
 
 @pytest.mark.docker
-def test_hacks_are_real_without_the_guard_in_docker(docker_pool):
+def test_hacks_are_real_with_the_tests_appended_in_docker(docker_pool):
     check_hacks_are_real(docker_pool, "docker")

@@ -77,7 +77,7 @@ def test_no_code_block_is_no_answer():
 
 
 class _FaultySandbox:
-    def run_batch(self, codes, *, stdins=None, timeout_s=10.0, concurrency=None, tests=None, plain_results=True):
+    def run_batch(self, codes, *, stdins=None, timeout_s=10.0, concurrency=None, tests=None, **options):
         return [ExecResult("passed", 0, sandbox_id="c0ffee123456")] + [
             ExecResult("sandbox_error", detail="supervisor did not answer in time", sandbox_id="deadbeef0001")
             for _ in codes[1:]]
@@ -161,7 +161,7 @@ def test_through_verifier_pool_workers(docker_pool):
     assert [v.score == 1.0 for v in verdicts] == [True] * 6 + [False] * 6
 
 
-# ---------------------------------------------------------------- the guard, through the verifier
+# ---------------------------------------------------------------- tests apart from the program, through the verifier
 @pytest.mark.parametrize("program, tests, fields, score", [
     # Results must be plain data; a task with classes under test opts out.
     ("class A:\n    def __eq__(self, o):\n        return True\ndef f(x):\n    return A()\n", ["assert f(1) == 2"], {}, 0.0),
@@ -172,15 +172,21 @@ def test_through_verifier_pool_workers(docker_pool):
     # A looping program fails its case; the item is still judged.
     ("def f(x):\n    while True:\n        pass\n", ["assert f(1) == 1", "assert True"], {"timeout_s": 1}, 0.5),
 ])
-def test_guarded_cases(local_sandbox, program, tests, fields, score):
+def test_cases_with_tests_apart(local_sandbox, program, tests, fields, score):
     verdict = verify_code(fenced(program), tests, **fields)
     assert (verdict.status, verdict.score) == ("ok", score), verdict.reason
 
 
 def test_non_plain_result_names_the_type(local_sandbox):
-    program = "class Evil(int):\n    pass\ndef f():\n    return [1, Evil(2)]\n"
+    program = "class Evil:\n    pass\ndef f():\n    return [1, Evil()]\n"
     verdict = verify_code(fenced(program), ["assert f() == [1, 2]"])
     assert verdict.score == 0.0 and "f(...) returned" in verdict.reason and "[1] is of type Evil" in verdict.reason
+
+
+def test_a_subclass_crosses_as_its_built_in_value(local_sandbox):
+    program = "class Evil(int):\n    def __eq__(self, other):\n        return True\ndef f():\n    return [1, Evil(2)]\n"
+    assert verify_code(fenced(program), ["assert f() == [1, 2] and type(f()[1]) is int"]).score == 1.0
+    assert verify_code(fenced(program), ["assert f() == [1, 3]"]).score == 0.0
 
 
 @pytest.mark.parametrize("allow_objects", ["yes", 1])

@@ -52,7 +52,7 @@ def test_run_local_exit_codes(tmp_path, capsys, program, code):
     ("class P:\n    pass\n", "assert P() is not None", [], 1),
     ("class P:\n    pass\n", "assert P() is not None", ["--allow-objects"], 0),
 ])
-def test_run_local_with_tests_under_the_guard(tmp_path, capsys, program, tests, extra, code):
+def test_run_local_with_tests_apart(tmp_path, capsys, program, tests, extra, code):
     (tmp_path / "prog.py").write_text(program)
     (tmp_path / "tests.py").write_text(tests)
     args = ["sandbox", "run", str(tmp_path / "prog.py"), "--tests", str(tmp_path / "tests.py"), "--local", *extra]

@@ -365,7 +365,11 @@ def test_supervisor_out_of_reach(solo):
     result = run(solo, """
         import ctypes, errno, os, signal
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGSTOP, signal.SIGKILL):
-            os.kill(1, sig)                       # PID 1 has no handlers: all dropped
+            try:
+                os.kill(1, sig)                   # another user's process: refused
+                raise SystemExit("signalled PID 1")
+            except PermissionError:
+                pass
         for path in ("/proc/1/mem", "/proc/1/environ", "/proc/1/fd/1"):
             try:
                 open(path, "rb").read(1)
@@ -382,6 +386,47 @@ def test_supervisor_out_of_reach(solo):
     """)
     assert_passed(result)
     assert_passed(solo.run("pass"))  # the supervisor is still serving
+
+
+def test_tests_process_out_of_reach(solo):
+    """Property 10: the program and its tests run as two users; the program can neither signal,
+    trace nor read the tests' process, nor kill it."""
+    program = textwrap.dedent("""
+        import ctypes, errno, os, signal
+
+        def probe():
+            me, seen = os.getpid(), {}
+            libc = ctypes.CDLL(None, use_errno=True)
+            for pid in [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]:
+                outcome = []
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                    outcome.append("signalled")
+                except PermissionError:
+                    pass
+                for name in ("mem", "environ", "fd/3"):
+                    try:
+                        open(f"/proc/{pid}/{name}", "rb").read(1)
+                        outcome.append(f"read {name}")
+                    except (PermissionError, FileNotFoundError):
+                        pass
+                if libc.ptrace(16, pid, 0, 0) == 0:
+                    outcome.append("traced")
+                seen[pid] = outcome
+            return os.getuid(), seen
+
+        def kill_all():
+            os.kill(-1, signal.SIGKILL)
+    """)
+    tests = textwrap.dedent("""
+        import os
+        uid, seen = probe()
+        assert (uid, os.getuid()) == (65534, 65533), (uid, os.getuid())
+        assert os.getpid() in seen and all(outcome == [] for outcome in seen.values()), seen
+        kill_all()  # everything the program may signal, but itself: not the tests, not PID 1
+        assert probe()[0] == 65534
+    """)
+    assert_passed(solo.run(program, tests=tests, timeout_s=10))
 
 
 # ---------------------------------------------------------------- 9. unforgeable pass

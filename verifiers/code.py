@@ -1,8 +1,11 @@
 """The ``code`` verifier: run the completion's program against the sample's tests in the sandbox.
 
 The program is the last fenced block of the sample's language (```python, ```py;
-an untagged block if none is tagged). ``score`` is the fraction of test cases
-passed. Accepted test shapes, from ``reference`` or the ``tests=`` field:
+an untagged block if none is tagged); a completion with no fence at all that is a Python
+program as a whole (it parses, and is more than a bare name or constant) is that program,
+so ``rlvr verify --verifier code --file solution.py`` judges the file. Prose with code in
+it still needs the fence: where the program starts and stops is not guessed. ``score`` is
+the fraction of test cases passed. Accepted test shapes, from ``reference`` or the ``tests=`` field:
 
 * assert-style code, one string = one test case; with ``entry_point=`` a test that
   defines ``check(candidate)`` is called on it (HumanEval): ``"def check(f):\\n    assert f(2) == 4"``
@@ -10,16 +13,20 @@ passed. Accepted test shapes, from ``reference`` or the ``tests=`` field:
 * stdin/stdout pairs, compared token by token (whitespace-insensitive):
   ``[{"input": "2 3\\n", "output": "5\\n"}, ...]`` or ``{"inputs": [...], "outputs": [...]}`` (APPS)
 * a dict holding any of the above under ``tests``, with ``entry_point`` / ``setup``
-  (code run before the program, e.g. imports) / ``allow_objects``, or a JSON string of one.
+  (code run before the program, e.g. imports) / ``allow_objects`` / ``mutates``, or a JSON
+  string of one.
 
-What protects each shape. Test code runs after the program, in its interpreter, under the
-sandbox's guard (``sandbox/__init__.py``, property 10): the program's module body and every
-call the tests make run on threads of their own, the environment (builtins, standard-library
-modules, their classes) is put back after each, and every call must return plain data,
-exact built-in types, or the case fails naming the type. A task whose results are objects
-by design (classes under test) sets ``allow_objects: true``: results are then not checked,
-and the tests call the program directly. stdin/stdout pairs need no guard: the comparison
-happens outside the program, on its output.
+What protects each shape (``sandbox/__init__.py``, property 10). Test code runs in a process
+of its own, as another user than the program's; it calls the program's functions through
+stand-ins that send copied arguments and get back plain data (built-in values, built anew),
+so no object of the program's reaches the tests; the case fails naming the type of a result
+that is not data. ``entry_point`` is the name the tests must get from the program, even
+where it shadows a builtin. A task whose results are objects by design (classes under test)
+sets ``allow_objects: true``: the objects stay in the program's process, and the tests hold
+handles whose every use (a method call, ``len``, ``==``) asks the program. A task whose
+tests check a change made in place to an argument sets ``mutates: true``: the program's
+copy of each argument is then copied back after each call. stdin/stdout pairs need no
+stand-ins: the comparison happens outside the program, on its output.
 
 Other fields: ``language`` (only "python" runs), ``timeout_s`` per test case (default 5;
 ``code_budget`` derives the verifier pool's per-item deadline from it).
@@ -72,6 +79,8 @@ class CodeTests:
     cases: list[CodeCase]
     setup: str = ""
     allow_objects: bool = False
+    mutates: bool = False
+    entry_point: str | None = None
 
 
 class BadReference(ValueError):
@@ -84,7 +93,8 @@ def verify_code(completion: str, reference: Any = None, **fields: Any) -> Verdic
         return unjudged("invalid_reference", f"language {language!r} is not supported; only python runs")
     program = extract_program(completion, language)
     if program is None:
-        return unjudged("no_answer", f"no fenced {language} code block in the completion")
+        return unjudged("no_answer", f"no fenced {language} code block in the completion, and the completion "
+                                     f"is not a {language} program by itself{_why_not_a_program(completion)}")
     try:
         tests = parse_tests(reference, fields)
     except BadReference as exc:
@@ -97,19 +107,37 @@ def verify_code(completion: str, reference: Any = None, **fields: Any) -> Verdic
     source = f"{tests.setup}\n{program}" if tests.setup else program
     cases = tests.cases
     results = box.run_batch([source] * len(cases), stdins=[c.stdin for c in cases], tests=[c.code for c in cases],
-                            timeout_s=timeout_s, plain_results=not tests.allow_objects)
+                            timeout_s=timeout_s, plain_results=not tests.allow_objects, mutates=tests.mutates,
+                            entry_point=tests.entry_point)
     return _verdict(cases, results, program)
 
 
 def extract_program(completion: str, language: str = "python") -> str | None:
-    """The last fenced block tagged with ``language``; else the last untagged one; else None."""
+    """The last fenced block tagged with ``language``; else the last untagged one; else, with no
+    fence at all, the whole completion if it is a program by itself; else None."""
     blocks = [(tag.strip().split()[0].lower() if tag.strip() else "", body) for tag, body in _FENCE.findall(completion or "")]
     tags = LANGUAGE_TAGS.get(language, {language})
     for wanted in (lambda t: t in tags, lambda t: t == ""):
         chosen = [body for tag, body in blocks if wanted(tag)]
         if chosen and chosen[-1].strip():
             return chosen[-1]
+    if language == "python" and "```" not in (completion or "") and _why_not_a_program(completion) == "":
+        return completion
     return None
+
+
+def _why_not_a_program(text: str) -> str:
+    """"" when ``text`` is a Python program by itself, else why not (to end a sentence with)."""
+    import ast
+
+    try:
+        tree = ast.parse(text or "")
+    except (SyntaxError, ValueError) as exc:
+        return f" ({type(exc).__name__}: {getattr(exc, 'msg', exc)}, line {getattr(exc, 'lineno', '?')})"
+    bare = (ast.Name, ast.Constant, ast.Attribute)  # "42", "hello", "math.pi": words, not programs
+    if all(isinstance(node, ast.Expr) and isinstance(node.value, bare) for node in tree.body):
+        return " (no statement in it)"
+    return ""
 
 
 def parse_tests(reference: Any, fields: dict) -> CodeTests:
@@ -123,10 +151,12 @@ def parse_tests(reference: Any, fields: dict) -> CodeTests:
     entry_point = fields.get("entry_point")
     setup = fields.get("setup") or ""
     allow_objects = fields.get("allow_objects", False)
+    mutates = fields.get("mutates", False)
     if isinstance(spec, dict):
         entry_point = spec.get("entry_point", entry_point)
         setup = spec.get("setup", setup) or ""
         allow_objects = spec.get("allow_objects", allow_objects)
+        mutates = spec.get("mutates", mutates)
         if "inputs" in spec and "outputs" in spec:
             spec = [{"input": i, "output": o} for i, o in zip(spec["inputs"], spec["outputs"])]
         else:
@@ -135,9 +165,13 @@ def parse_tests(reference: Any, fields: dict) -> CodeTests:
         spec = [spec]
     if not isinstance(spec, list) or not spec:
         raise BadReference(f"no test cases found in reference/fields (got {type(spec).__name__})")
-    if not isinstance(allow_objects, bool):
-        raise BadReference(f"allow_objects must be true or false, got {allow_objects!r}")
-    return CodeTests([_case(item, entry_point, i) for i, item in enumerate(spec)], setup, allow_objects)
+    for name, flag in (("allow_objects", allow_objects), ("mutates", mutates)):
+        if not isinstance(flag, bool):
+            raise BadReference(f"{name} must be true or false, got {flag!r}")
+    if entry_point is not None and not (isinstance(entry_point, str) and entry_point.isidentifier()):
+        raise BadReference(f"entry_point must be a Python name, got {entry_point!r}")
+    return CodeTests([_case(item, entry_point, i) for i, item in enumerate(spec)], setup, allow_objects, mutates,
+                     entry_point or None)
 
 
 def _case(item: Any, entry_point: str | None, index: int) -> CodeCase:

@@ -27,9 +27,12 @@ VERIFY_EXAMPLES = """\
   rlvr verify --verifier math --reference 3 "so the answer is \\boxed{3}"
   rlvr verify --reference "\\frac{1}{2}" --file completion.txt --json
   echo "The answer is 0.5" | rlvr verify --reference 1/2 -
-  rlvr verify --verifier code --file solution.py --field entry_point=square \
+  rlvr verify --verifier code --file solution.py --field entry_point=square \\
       --field 'tests=["assert square(3) == 9", "assert square(-2) == 4"]' --field timeout_s=2
   rlvr verify --verifier code --file solution.py --fields-json task.json   # {"tests": [...], "entry_point": ...}
+
+With --verifier code, solution.py may be the program itself (a plain .py file) or a completion
+with the program in a ```python block; prose around code needs the fence.
 
 --field and --fields-json give the verifier the extra fields a `rlvr score` record would
 carry (tests, entry_point, timeout_s, ...); a VALUE is read as JSON when it parses as JSON

@@ -1,8 +1,6 @@
 # hack: a child process rewrites the int objects the tests compare with, through /proc/<parent>/mem
 # task: square
 # unguarded: rewarded
-# sandboxes: docker
-# (the local sandbox runs as root here: its children keep CAP_SYS_PTRACE, which no prctl takes away)
 import os
 import subprocess
 import sys
