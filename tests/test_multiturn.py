@@ -84,7 +84,7 @@ def loaded(model_path):
     return load_policy(model_path)
 
 
-def scripted(loaded, script, *, template=None, tools=(LOOKUP,), enable_thinking=True, max_new_tokens=64, **env):
+def scripted(loaded, script, *, template=None, tools=(LOOKUP,), enable_thinking=True, max_new_tokens=512, **env):
     model, tokenizer = loaded
     if template is not None:
         tokenizer = _copy_with_template(tokenizer, template)
@@ -129,14 +129,34 @@ FIXTURES = {
 }
 
 
+def thinking(turns: list[str]) -> list[str]:
+    """The same turns, each thinking first (as a Qwen3 model in thinking mode writes them)."""
+    return [t if t.startswith("<think>") else f"<think>\nStep {i}.\n</think>\n\n{t}" for i, t in enumerate(turns)]
+
+
 @pytest.mark.parametrize("template", ["tiny", "qwen3_style"])
 @pytest.mark.parametrize("fixture", sorted(FIXTURES))
 def test_trajectory_ids_are_the_templates_ids_for_the_final_conversation(loaded, fixture, template):
-    worker = scripted(loaded, FIXTURES[fixture], template=None if template == "tiny" else QWEN3_STYLE_TEMPLATE)
+    """Under the tiny template for every fixture as written; under the Qwen3-style one with every turn thinking,
+    which is how Qwen3 writes turns in thinking mode (see the next test for turns that do not think)."""
+    script = FIXTURES[fixture] if template == "tiny" else thinking(FIXTURES[fixture])
+    worker = scripted(loaded, script, template=None if template == "tiny" else QWEN3_STYLE_TEMPLATE)
     [rollout] = run_one(worker)
     assert rollout.finish_reason == "stop" and rollout.finished
     assert list(rollout.prompt_ids) + list(rollout.completion_ids) == rerendered(worker, rollout)
-    assert rollout.env_info["turns"] == len(FIXTURES[fixture])
+    assert rollout.env_info["turns"] == len(script)
+
+
+def test_qwen3_rerenders_a_final_turn_without_thought_with_an_empty_think_block(loaded):
+    """In thinking mode Qwen3's template gives the last assistant turn a think block even when the model wrote
+    none; re-tokenising would train tokens the model never sampled. The trajectory keeps the sampled ones."""
+    worker = scripted(loaded, FIXTURES["one call"], template=QWEN3_STYLE_TEMPLATE)
+    [rollout] = run_one(worker)
+    ours, theirs = list(rollout.prompt_ids) + list(rollout.completion_ids), rerendered(worker, rollout)
+    block = worker.tokenizer("<think>\n\n</think>\n\n", add_special_tokens=False)["input_ids"]
+    assert len(theirs) - len(ours) == len(block)
+    start = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
+    assert theirs[start : start + len(block)] == block and theirs[start + len(block):] == ours[start:]
 
 
 def test_a_truncated_tool_response_is_the_templates_ids_too(loaded):

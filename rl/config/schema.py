@@ -143,6 +143,13 @@ class DataConfig:
         _at_least(self, 1, "max_prompt_tokens")
 
 
+def _plugin_tools() -> set[str]:
+    """Tool names installed packages register (entry point group ``rlvr.tools``)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name for ep in entry_points(group="rlvr.tools")}
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """What the policy acts in during a rollout (``rl.envs``): one answer, or turns with tools."""
@@ -164,7 +171,7 @@ class EnvConfig:
         if ENVIRONMENTS.info(self.name).get("needs_tools") and not self.tools:
             raise _invalid("tools", f"must name at least one tool for env {self.name!r} (built-in: {', '.join(TOOLS.names())})")
         for tool in self.tools:
-            if tool not in TOOLS and ":" not in tool:
+            if tool not in TOOLS and ":" not in tool and tool not in _plugin_tools():
                 raise _invalid("tools", f"entries must be registered tools ({', '.join(TOOLS.names())}) or module:function; "
                                         f"got {tool!r}{_did_you_mean(tool, TOOLS.names())}")
 

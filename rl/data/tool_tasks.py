@@ -24,19 +24,25 @@ QUESTIONS = (
     "A crate holds {b} boxes of {a} nails each. How many nails are in the crate?",
     "What is the product of {a} and {b}?",
 )
-CALL_FORMAT = '<tool_call>\n{{"name": "calculator", "arguments": {{"expression": "{a}*{b}"}}}}\n</tool_call>'
+CALLS = {  # how each tool is asked for a*b; both answer with the product's digits
+    "calculator": '<tool_call>\n{{"name": "calculator", "arguments": {{"expression": "{a}*{b}"}}}}\n</tool_call>',
+    "python": '<tool_call>\n{{"name": "python", "arguments": {{"code": "print({a}*{b})"}}}}\n</tool_call>',
+}
 ANSWER_FORMAT = "The answer is \\boxed{{{answer}}}."
 
 
-def tool_call_text(a: int, b: int) -> str:
-    return CALL_FORMAT.format(a=a, b=b)
+def tool_call_text(a: int, b: int, tool: str = "calculator") -> str:
+    return CALLS[tool].format(a=a, b=b)
 
 
 def tool_arithmetic(n_train: int, n_eval: int, seed: int, *, digits: int = 4, digits_b: int = 3,
-                    transcripts: bool = False) -> tuple[list[Prompt], list[Prompt]]:
-    """Multiplication problems whose solution goes through the ``calculator`` tool (see the module docstring)."""
+                    transcripts: bool = False, tool: str = "calculator") -> tuple[list[Prompt], list[Prompt]]:
+    """Multiplication problems whose solution goes through ``tool`` (``calculator``, or ``python`` running
+    ``print(a*b)``; see the module docstring)."""
     if digits < 1 or digits_b < 1:
         raise ValueError(f"tool_arithmetic: digits and digits_b must be >= 1, got {digits}, {digits_b}")
+    if tool not in CALLS:
+        raise ValueError(f"tool_arithmetic: tool must be one of {', '.join(CALLS)}, got {tool!r}")
     rng = random.Random(seed)
     low_a, low_b = 10 ** (digits - 1), 10 ** (digits_b - 1)
     seen: set[tuple[int, int]] = set()
@@ -47,17 +53,17 @@ def tool_arithmetic(n_train: int, n_eval: int, seed: int, *, digits: int = 4, di
         if (a, b) not in seen:
             seen.add((a, b))
             problems.append((a, b, wording))
-    held_out = [_prompt(f"tools-eval-{i}", *p, transcript=False) for i, p in enumerate(problems[:n_eval])]
-    train = [_prompt(f"tools-{i}", *p, transcript=transcripts) for i, p in enumerate(problems[n_eval:])]
+    held_out = [_prompt(f"tools-eval-{i}", *p, transcript=False, tool=tool) for i, p in enumerate(problems[:n_eval])]
+    train = [_prompt(f"tools-{i}", *p, transcript=transcripts, tool=tool) for i, p in enumerate(problems[n_eval:])]
     return train, held_out
 
 
-def _prompt(pid: str, a: int, b: int, wording: int, *, transcript: bool) -> Prompt:
+def _prompt(pid: str, a: int, b: int, wording: int, *, transcript: bool, tool: str) -> Prompt:
     question = QUESTIONS[wording].format(a=a, b=b)
     answer = str(a * b)
     if not transcript:
         return Prompt(id=pid, messages=(("user", question),), text=None, reference=answer, verifier="math",
                       solution=ANSWER_FORMAT.format(answer=answer))
-    messages = (("user", question), ("assistant", tool_call_text(a, b)), ("tool", json.dumps(a * b)))
+    messages = (("user", question), ("assistant", tool_call_text(a, b, tool)), ("tool", json.dumps(a * b)))
     return Prompt(id=pid, messages=messages, text=None, reference=answer, verifier="math",
                   solution=ANSWER_FORMAT.format(answer=answer))

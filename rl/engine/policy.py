@@ -43,8 +43,8 @@ QWEN2_SPLIT_PATTERN = (
 # their "</think>" (rl.data.thinking.strip_thinking), as Qwen3 drops earlier reasoning from the
 # context; turns after it (the one being trained on, and a tool-using trajectory's turns) are kept as
 # written. /think and /no_think stay in the text: the model learns to read them.
-# Tools (``tools=``, rl.envs): a system block lists each tool as name(arguments): description, short
-# because the tiny model's context is 512 tokens; calls are the assistant's own <tool_call> text; tool
+# Tools (``tools=``, rl.envs): a system line lists each tool as name(arguments), no more: the tiny model
+# cannot read a description, and every prompt token costs CPU; calls are the assistant's own <tool_call> text; tool
 # messages are one user turn of <tool_response> blocks, consecutive ones merged, as in Qwen2.5/Qwen3.
 CHAT_TEMPLATE = (
     "{%- set ns = namespace(last_user=-1) %}"
@@ -54,11 +54,11 @@ CHAT_TEMPLATE = (
     "{%- if tools %}"
     "{{- '<|im_start|>system\\n' }}"
     "{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] + '\\n\\n' }}{%- endif %}"
-    "{{- '# Tools\\n' }}"
+    "{{- 'Tools:' }}"
     "{%- for tool in tools %}{%- set f = tool['function'] if tool['function'] is defined else tool %}"
-    "{{- f['name'] + '(' + (f['parameters']['properties'] | list | join(', ')) + '): ' + f['description'] + '\\n' }}"
+    "{{- ' ' + f['name'] + '(' + (f['parameters']['properties'] | list | join(', ')) + ')' }}"
     "{%- endfor %}"
-    "{{- 'Call one with <tool_call>{\"name\": ..., \"arguments\": {...}}</tool_call>.<|im_end|>\\n' }}"
+    "{{- '<|im_end|>\\n' }}"
     "{%- endif %}"
     "{%- for message in messages %}"
     "{%- set content = message['content'] %}"
@@ -273,7 +273,7 @@ def ensure_model(config: ExperimentConfig) -> Path:
     train, held_out = load_splits(config.data)
     texts = corpus(train + held_out, config.data.system_prompt)  # held-out text too: its numbers must tokenize the same way
     sizes = {k: v for k, v in config_to_dict(config.model).items() if k.startswith("tiny_") or k == "seed"}
-    key = hashlib.sha256(json.dumps([TINY_BUILDER_VERSION, sizes, texts]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([TINY_BUILDER_VERSION, CHAT_TEMPLATE, sizes, texts]).encode()).hexdigest()[:16]
     target = Path(config.run.out_dir) / "tiny_models" / key
     if (target / "config.json").is_file():
         return target
