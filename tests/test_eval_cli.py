@@ -127,3 +127,18 @@ def test_evaluate_modes_reports_accuracy_and_length_per_mode(bench):
     think, no_think = ([worker.tokenizer.decode(r.prompt_ids) for r in flatten(groups)] for groups in rendered)
     assert not any(t.endswith(NO_THINK_END) for t in think)  # pinned over "/no_think" and the data's mode
     assert all(t.endswith(NO_THINK_END) for t in no_think)
+
+
+def test_eval_with_tools_writes_transcripts_that_score_on_their_last_turn(bench, tmp_path):
+    model, path = bench
+    output = tmp_path / "preds.jsonl"
+    code, out, err = run_eval("eval", str(model), str(path), "-o", str(output), "--env", "tools", "--tools", "calculator",
+                              "--max-turns", "2", "--max-new-tokens", "8")
+    assert code in (0, 1), err  # an untrained model answers wrong: scored, not failed
+    for record in read_jsonl(output):
+        assert record["messages"][-1]["role"] == "assistant" and record["completion"] == record["messages"][-1]["content"] \
+            or record["finish_reason"] in ("length", "max_turns", "token_cap")
+        assert record["finish_reason"] in ("stop", "length", "max_turns", "token_cap") and "env_info" in record
+    assert "accuracy" in out
+    code, _, err = run_eval("eval", str(model), str(path), "-o", str(tmp_path / "x.jsonl"), "--env", "tools")
+    assert code == 2 and "tools" in err  # the tools environment without a tool is refused, naming the setting

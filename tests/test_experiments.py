@@ -5,6 +5,7 @@ These are the claims of experiments/*.yaml (seed 0, CPU): slow by design, the ma
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -63,3 +64,15 @@ def test_tiny_code_grpo_gains_with_the_sandbox_in_the_loop(tmp_path, ray_local):
     summary = train(load_config(ROOT / "experiments/tiny_code.yaml", [f"run.out_dir={tmp_path}"]))
     assert summary["heldout_accuracy_before_rl"] - summary["heldout_accuracy_initial"] >= 0.2  # seeds 0-2: +48, +65, +46 points
     assert summary["heldout_accuracy_after_rl"] - summary["heldout_accuracy_before_rl"] >= 0.05  # +15.3, +5.5, +3.3 (seed 0 runs here)
+
+
+def test_tiny_tools_grpo_gains_with_the_calculator_in_the_loop(tmp_path, ray_local):
+    from rl.loops.pipeline import run_pipeline
+
+    summary = run_pipeline(load_config(ROOT / "experiments/tiny_tools.yaml", [f"run.out_dir={tmp_path}"]))
+    gains = _gains(summary)
+    assert gains["cold_start"]["all"] >= 0.15  # seeds 0-2: TINY_TOOLS_COLD
+    assert gains["grpo"]["all"] >= 0.08  # TINY_TOOLS_GRPO: RL with the tool in the loop
+    assert gains["no_tools"]["all"] <= -0.30  # the same model without tools cannot multiply
+    grpo = json.loads((tmp_path / "stages" / "02_grpo" / "result.json").read_text())["eval_after"]
+    assert grpo["eval/well_formed_calls"] >= 0.95 and grpo["eval/tool_calls"] >= 0.5

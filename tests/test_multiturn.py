@@ -7,6 +7,7 @@ bookkeeping are the real ones.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 
@@ -272,3 +273,67 @@ def test_config_refuses_tools_env_without_tools_and_unknown_tools():
     with pytest.raises(ConfigError, match="calculatr.*did you mean 'calculator'"):
         EnvConfig(name="tools", tools=("calculatr",))
     assert replace(EnvConfig(), name="tools", tools=("calculator",)).multi_turn
+
+
+# ---------------------------------------------------------------- training on trajectories
+
+
+def test_injected_positions_get_exactly_zero_loss_and_the_normaliser_counts_sampled_tokens(loaded):
+    from rl.algorithms import grpo_loss
+    from rl.data.records import TrainSequence
+    from rl.engine.learner import Learner
+
+    worker = scripted(loaded, FIXTURES["consecutive tool turns"])
+    [rollout] = run_one(worker)
+    seq = TrainSequence(rollout.prompt_ids, rollout.completion_ids, 1.0, loss_mask=rollout.loss_mask)
+    learner = Learner.__new__(Learner)  # only the collate is used: no model needed
+    learner.pad_id, learner.device = worker.tokenizer.pad_token_id, torch.device("cpu")
+    batch = learner._collate([seq])
+    offset = len(rollout.prompt_ids) - 1  # position t predicts token t+1
+    assert batch["mask"][0, offset:].tolist() == list(map(float, rollout.loss_mask))
+    assert batch["mask"][0, :offset].sum() == 0
+    logprobs = torch.randn(batch["mask"].shape, requires_grad=True)
+    loss, _ = grpo_loss(logprobs, None, batch["advantages"], batch["mask"], num_tokens=seq.target_tokens)
+    loss.backward()
+    injected = batch["mask"] == 0
+    assert torch.all(logprobs.grad[injected] == 0)  # exactly zero, not small
+    assert torch.all(logprobs.grad[~injected] == -1.0 / seq.target_tokens)  # token-mean over sampled tokens only
+    assert seq.target_tokens == rollout.sampled_tokens == sum(rollout.loss_mask) < len(rollout.completion_ids)
+
+
+def test_sft_on_a_tool_transcript_trains_the_assistant_turns_with_the_rollouts_glue(loaded):
+    from rl.data.tool_tasks import tool_arithmetic
+    from rl.envs import declared_tools
+    from rl.loops.sft import sft_sequences
+
+    _, tokenizer = loaded
+    env = EnvConfig(name="tools", tools=("calculator",))
+    [transcript], _ = tool_arithmetic(1, 1, seed=3, transcripts=True)
+    tools = declared_tools(env)
+    [seq] = sft_sequences([transcript], tokenizer, DataConfig(), tools=tools)
+    chat = transcript.chat() + [{"role": "assistant", "content": transcript.solution}]
+    rendered = tokenizer.apply_chat_template(chat, tokenize=False, tools=tools)
+    full = tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    assert list(seq.prompt_ids) + list(seq.completion_ids) == full[: len(seq.prompt_ids) + len(seq.completion_ids)]
+    targets = tokenizer.decode([t for t, m in zip(seq.completion_ids, seq.loss_mask) if m])
+    context = tokenizer.decode([t for t, m in zip(seq.completion_ids, seq.loss_mask) if not m])
+    assert "<tool_call>" in targets and transcript.solution in targets and targets.count("<|im_end|>") == 2
+    assert "<tool_response>" in context and transcript.reference in context and "<tool_call>" not in context
+
+
+def test_tool_arithmetic_splits_and_wordings():
+    from rl.data.tool_tasks import QUESTIONS, tool_arithmetic
+
+    plain, held_out = tool_arithmetic(200, 50, seed=0)
+    cold, held_out_again = tool_arithmetic(200, 50, seed=0, transcripts=True, wordings=2)
+    assert held_out == held_out_again  # the held-out split does not depend on the train split's form
+    assert [p.reference for p in plain] == [p.reference for p in cold]  # the same problems
+    numbers = lambda p: frozenset(int(w) for w in re.findall(r"\d+", p.messages[0][1]))  # noqa: E731
+    assert not {numbers(p) for p in held_out} & {numbers(p) for p in plain}  # no problem in both splits
+    assert {p.messages[0][1].split()[0] for p in held_out} >= {"What", "Compute", "A"}  # every wording held out
+    used = {next(i for i, q in enumerate(QUESTIONS) if q.split("{")[0] == p.messages[0][1][: len(q.split("{")[0])])
+            for p in cold}
+    assert used <= {0, 1}
+    assert [role for role, _ in cold[0].messages] == ["user", "assistant", "tool"]
+    with pytest.raises(ValueError, match="tool must be one of"):
+        tool_arithmetic(1, 1, seed=0, tool="abacus")

@@ -226,3 +226,21 @@ def test_verify_fields_json_must_be_one_object(tmp_path, capsys):
     task.write_text('["not", "an", "object"]')
     code = main(["verify", "--reference", "1", "--fields-json", str(task), "the answer is 1"])
     assert code == 2 and "expected a JSON object, got list" in capsys.readouterr().err
+
+
+def test_score_judges_the_last_assistant_turn_of_a_transcript(tmp_path):
+    """A multi-turn transcript (as `rlvr eval --env tools` writes) without a completion is judged on its last
+    assistant turn; a transcript that does not end with one is a malformed line, named."""
+    call = '<tool_call>\n{"name": "calculator", "arguments": {"expression": "6*7"}}\n</tool_call>'
+    turns = [{"role": "user", "content": "What is 6 * 7?"}, {"role": "assistant", "content": call},
+             {"role": "tool", "content": "42"}]
+    predictions = write_jsonl(tmp_path / "preds.jsonl", [
+        {"id": "right", "messages": [*turns, {"role": "assistant", "content": "The answer is \\boxed{42}."}], "reference": "42"},
+        {"id": "wrong", "messages": [*turns, {"role": "assistant", "content": "The answer is \\boxed{41}."}], "reference": "42"},
+        {"id": "open", "messages": turns, "reference": "42"},
+    ])
+    output = tmp_path / "scored.jsonl"
+    result = run_cli("score", str(predictions), "-o", str(output), "--verifier", "math", "--workers", "1")
+    scores = {r["id"]: r["verdict"]["score"] for r in read_jsonl(output)}
+    assert scores == {"right": 1.0, "wrong": 0.0}
+    assert "preds.jsonl:3" in result.err and "must end with an assistant turn" in result.err

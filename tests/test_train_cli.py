@@ -21,11 +21,13 @@ def test_unknown_override_names_the_key(tmp_path, capsys):
     assert "rollout.temprature" in err and "rollout.temperature" in err
 
 
-def test_options_and_overrides_mix(monkeypatch, tmp_path):
-    seen = {}
-    monkeypatch.setattr("rl.loops.grpo.train", lambda config: seen.setdefault("config", config) and {})
+def test_options_and_overrides_mix_and_the_configured_algorithm_runs(monkeypatch, tmp_path):
+    from rl.registries import ALGORITHMS
+
+    seen = {}  # a registered algorithm is dispatched to, never GRPO in its place
+    monkeypatch.setitem(ALGORITHMS._targets, "recorder", lambda config: seen.setdefault("config", config) and {})
     config = tmp_path / "x.yaml"
-    config.write_text("name: x\n")
+    config.write_text("name: x\nalgorithm: {name: recorder}\n")
     assert cli.main(["train", str(config), "--out", str(tmp_path / "run"), "rollout.group_size=4", "--resume"]) == 0
     cfg = seen["config"]
     assert (cfg.rollout.group_size, cfg.run.out_dir, cfg.run.resume) == (4, str(tmp_path / "run"), True)

@@ -36,11 +36,16 @@ def tool_call_text(a: int, b: int, tool: str = "calculator") -> str:
 
 
 def tool_arithmetic(n_train: int, n_eval: int, seed: int, *, digits: int = 4, digits_b: int = 3,
-                    transcripts: bool = False, tool: str = "calculator") -> tuple[list[Prompt], list[Prompt]]:
+                    transcripts: bool = False, tool: str = "calculator", wordings: int = len(QUESTIONS)
+                    ) -> tuple[list[Prompt], list[Prompt]]:
     """Multiplication problems whose solution goes through ``tool`` (``calculator``, or ``python`` running
-    ``print(a*b)``; see the module docstring)."""
+    ``print(a*b)``; see the module docstring). ``wordings``: the train split uses only the first ``wordings``
+    question templates (the held-out split always all of them), so that a cold start on them leaves
+    the other wordings, where the numbers sit elsewhere in the question, for RL to learn."""
     if digits < 1 or digits_b < 1:
         raise ValueError(f"tool_arithmetic: digits and digits_b must be >= 1, got {digits}, {digits_b}")
+    if not 1 <= wordings <= len(QUESTIONS):
+        raise ValueError(f"tool_arithmetic: wordings must be in 1..{len(QUESTIONS)}, got {wordings}")
     if tool not in CALLS:
         raise ValueError(f"tool_arithmetic: tool must be one of {', '.join(CALLS)}, got {tool!r}")
     rng = random.Random(seed)
@@ -54,7 +59,8 @@ def tool_arithmetic(n_train: int, n_eval: int, seed: int, *, digits: int = 4, di
             seen.add((a, b))
             problems.append((a, b, wording))
     held_out = [_prompt(f"tools-eval-{i}", *p, transcript=False, tool=tool) for i, p in enumerate(problems[:n_eval])]
-    train = [_prompt(f"tools-{i}", *p, transcript=transcripts, tool=tool) for i, p in enumerate(problems[n_eval:])]
+    train = [_prompt(f"tools-{i}", a, b, wording % wordings, transcript=transcripts, tool=tool)
+             for i, (a, b, wording) in enumerate(problems[n_eval:])]
     return train, held_out
 
 
