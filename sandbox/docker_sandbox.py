@@ -9,6 +9,12 @@ Why a pool: ``docker run`` costs a container's creation per execution (hundreds 
 milliseconds); here containers are created once and each execution costs a pipe
 write and a process already started by the supervisor. What keeps executions apart
 although containers are reused is described in ``sandbox/__init__.py``.
+
+A container that dies (``docker kill``, ``docker rm -f``, an engine restart) is replaced off the
+caller's path, idle or busy; the program it was running runs once more on another container,
+and if that one dies too the result is a ``sandbox_error`` naming it (the verifier's ``error``,
+unjudged). A container that is alive but does not answer in time is not rerun: that costs its
+deadline once, not twice.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from sandbox.batch import run_batch
-from sandbox.container import LABEL, OWNER_LABEL, ContainerGone, PoolContainer, process_start_time
+from sandbox.container import LABEL, OWNER_LABEL, ContainerDied, ContainerGone, PoolContainer, process_start_time
 from sandbox.image import image_exists, image_tag
 from sandbox.result import ExecResult, SandboxLimits, sandbox_error
 
@@ -92,7 +98,8 @@ class DockerSandbox:
         request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "cwd": "/tmp",
                    "tests": tests, "plain_results": plain_results, "mutates": mutates, "entry_point": entry_point,
                    "max_output_bytes": self.limits.max_output_bytes, "limits": self.limits.for_runner(timeout_s)}
-        for _ in range(self.size + 1):  # every container may have turned out unclean at once
+        rerun = False
+        for _ in range(self.size + 2):  # every container may have turned out unclean at once, and one rerun
             box = self._take()
             if box is None:
                 return sandbox_error(f"no sandbox container could be started: {self.last_error}")
@@ -105,7 +112,10 @@ class DockerSandbox:
                 frame = box.run(request, timeout_s + _REPLY_MARGIN_S)
             except ContainerGone as exc:
                 self._recycle(box, str(exc))
-                return sandbox_error(str(exc), box.short_id)
+                if rerun or not isinstance(exc, ContainerDied):
+                    return sandbox_error(str(exc), box.short_id)
+                rerun = True  # killed under the program, through no fault of the program's: once more elsewhere
+                continue
             self._give_back(box)
             return ExecResult.from_supervisor(frame, box.short_id)
         return sandbox_error(f"sandbox containers keep failing: {self.last_error}")
