@@ -4,8 +4,8 @@ container and a killed verifier worker, and logs what a run never disturbed logs
 Each fault is dealt from outside, as the world would: SIGKILL of the rollout actor's process after
 step 2 is logged, ``docker kill`` of every sandbox container the run owns after step 4, SIGKILL of
 a verifier worker (one that holds sandbox containers) after step 6. What differs between the two
-runs is only what was measured, not what was learned: timings (``time/*``) and the restart count
-(``recovery/*``). Everything else, held-out accuracy included, must match step for step.
+runs is only what was measured, not what was learned: timings (``time/*``, ``learner/step_s``) and the
+restart count (``recovery/*``). Everything else, held-out accuracy included, must match step for step.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ SMALL = [  # tiny_code's model, warmed up until it writes fenced programs (so th
     "data.n_train=64", "data.n_eval=8", "rollout.max_new_tokens=48", "rollout.group_size=4", "rollout.prompts_per_step=2",
     "sft.steps=120", "run.total_steps=8", "run.eval_every=0", "run.save_every=0", "run.actor_timeout_s=300",
 ]
-UNMEASURED = ("time/", "recovery/")  # how long things took and how often they were mended: not what was learned
+UNMEASURED = ("time/", "recovery/", "learner/step_s")  # how long things took, how often they were mended: not what was learned
 
 
 def _config(out: Path, *extra: str):

@@ -39,7 +39,8 @@ class RestartBudget:
         if self.spent >= self.limit:
             raise ActorFailure(f"{cause} (run.max_actor_restarts={self.limit} restarts spent: not restarting {what})") from cause
         self.spent += 1
-        print(f"restart {self.spent}/{self.limit}: {what} ({cause})", flush=True)
+        why = str(cause).splitlines()[0]  # Ray's own account of a death runs to a dozen lines
+        print(f"restart {self.spent}/{self.limit}: {what} ({why})", flush=True)
 
 
 def lost_actors(actors: Sequence[Any], timeout_s: float) -> list[int]:
