@@ -11,9 +11,10 @@ write and a process already started by the supervisor. What keeps executions apa
 although containers are reused is described in ``sandbox/__init__.py``.
 
 A container that dies (``docker kill``, ``docker rm -f``, an engine restart) is replaced off the
-caller's path, idle or busy; the program it was running runs once more on another container,
-and if that one dies too the result is a ``sandbox_error`` naming it (the verifier's ``error``,
-unjudged). A container that is alive but does not answer in time is not rerun: that costs its
+caller's path, idle or busy; the program it was running runs again on another container (up to
+pool size + 2 tries: a kill of every container at once must not use up the rerun on a container
+that is dead but not yet known to be), then is a ``sandbox_error`` naming the last one (the
+verifier's ``error``, unjudged). A container that is alive but does not answer in time is not rerun: that costs its
 deadline once, not twice.
 """
 from __future__ import annotations
@@ -98,8 +99,7 @@ class DockerSandbox:
         request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "cwd": "/tmp",
                    "tests": tests, "plain_results": plain_results, "mutates": mutates, "entry_point": entry_point,
                    "max_output_bytes": self.limits.max_output_bytes, "limits": self.limits.for_runner(timeout_s)}
-        rerun = False
-        for _ in range(self.size + 2):  # every container may have turned out unclean at once, and one rerun
+        for _ in range(self.size + 2):  # every container may have turned out unclean, or died, at once
             box = self._take()
             if box is None:
                 return sandbox_error(f"no sandbox container could be started: {self.last_error}")
@@ -112,9 +112,11 @@ class DockerSandbox:
                 frame = box.run(request, timeout_s + _REPLY_MARGIN_S)
             except ContainerGone as exc:
                 self._recycle(box, str(exc))
-                if rerun or not isinstance(exc, ContainerDied):
+                if not isinstance(exc, ContainerDied):
                     return sandbox_error(str(exc), box.short_id)
-                rerun = True  # killed under the program, through no fault of the program's: once more elsewhere
+                # Killed under the program, through no fault of the program's: again on another container.
+                # Not just once: when every container is killed at once, the next one taken may be dead
+                # too without knowing it yet (the chaos test saw it); the loop's bound still ends it.
                 continue
             self._give_back(box)
             return ExecResult.from_supervisor(frame, box.short_id)
