@@ -34,6 +34,11 @@ class ContainerGone(RuntimeError):
     """The container stopped answering; the message says what we know."""
 
 
+class ContainerDied(ContainerGone):
+    """The container is gone (killed, removed, its engine restarted): our connection to it closed.
+    Unlike a supervisor that did not answer in time, nothing the program did need explain it."""
+
+
 def owner_label(pid: int | None = None) -> str:
     pid = pid or os.getpid()
     return f"{socket.gethostname()}:{pid}:{process_start_time(pid)}"
@@ -123,7 +128,7 @@ class PoolContainer:
         try:
             self._sock.sendall(encode_frame(request))
         except OSError as exc:
-            raise ContainerGone(f"container {self.short_id}: request could not be sent: {exc}") from exc
+            raise ContainerDied(f"container {self.short_id}: request could not be sent: {exc}") from exc
         frame = self._next_frame(time.monotonic() + timeout_s)
         self._awaiting_ready = True
         return frame
@@ -144,7 +149,7 @@ class PoolContainer:
                 raise ContainerGone(f"container {self.short_id}: supervisor did not answer in time")
             data = self._sock.recv(1 << 16)
             if not data:
-                raise ContainerGone(f"container {self.short_id} stopped{self._last_words()}")
+                raise ContainerDied(f"container {self.short_id} stopped{self._last_words()}")
             self._demux(data)
         return self._frames.pop(0)
 

@@ -9,6 +9,13 @@ Why a pool: ``docker run`` costs a container's creation per execution (hundreds 
 milliseconds); here containers are created once and each execution costs a pipe
 write and a process already started by the supervisor. What keeps executions apart
 although containers are reused is described in ``sandbox/__init__.py``.
+
+A container that dies (``docker kill``, ``docker rm -f``, an engine restart) is replaced off the
+caller's path, idle or busy; the program it was running runs again on another container (up to
+pool size + 2 tries: a kill of every container at once must not use up the rerun on a container
+that is dead but not yet known to be), then is a ``sandbox_error`` naming the last one (the
+verifier's ``error``, unjudged). A container that is alive but does not answer in time is not rerun: that costs its
+deadline once, not twice.
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from sandbox.batch import run_batch
-from sandbox.container import LABEL, OWNER_LABEL, ContainerGone, PoolContainer, process_start_time
+from sandbox.container import LABEL, OWNER_LABEL, ContainerDied, ContainerGone, PoolContainer, process_start_time
 from sandbox.image import image_exists, image_tag
 from sandbox.result import ExecResult, SandboxLimits, sandbox_error
 
@@ -92,7 +99,7 @@ class DockerSandbox:
         request = {"code": code, "stdin": stdin, "timeout_s": timeout_s, "cwd": "/tmp",
                    "tests": tests, "plain_results": plain_results, "mutates": mutates, "entry_point": entry_point,
                    "max_output_bytes": self.limits.max_output_bytes, "limits": self.limits.for_runner(timeout_s)}
-        for _ in range(self.size + 1):  # every container may have turned out unclean at once
+        for _ in range(self.size + 2):  # every container may have turned out unclean, or died, at once
             box = self._take()
             if box is None:
                 return sandbox_error(f"no sandbox container could be started: {self.last_error}")
@@ -105,7 +112,12 @@ class DockerSandbox:
                 frame = box.run(request, timeout_s + _REPLY_MARGIN_S)
             except ContainerGone as exc:
                 self._recycle(box, str(exc))
-                return sandbox_error(str(exc), box.short_id)
+                if not isinstance(exc, ContainerDied):
+                    return sandbox_error(str(exc), box.short_id)
+                # Killed under the program, through no fault of the program's: again on another container.
+                # Not just once: when every container is killed at once, the next one taken may be dead
+                # too without knowing it yet (the chaos test saw it); the loop's bound still ends it.
+                continue
             self._give_back(box)
             return ExecResult.from_supervisor(frame, box.short_id)
         return sandbox_error(f"sandbox containers keep failing: {self.last_error}")

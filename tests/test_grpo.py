@@ -109,6 +109,7 @@ def test_kill_and_resume_loses_and_repeats_no_step(tmp_path):
 
 
 def test_a_dead_rollout_actor_is_named_not_waited_for(tmp_path, ray_local):
+    """With no restarts left, a lost rollout actor stops the run naming it, as before restarts existed."""
     import ray
 
     from rl.data.tasks import arithmetic
@@ -116,7 +117,8 @@ def test_a_dead_rollout_actor_is_named_not_waited_for(tmp_path, ray_local):
     from rl.engine.policy import ensure_model
     from rl.loops.grpo import start_ray
 
-    config = load_config(ROOT / "experiments/tiny_arith.yaml", TINY + [f"run.out_dir={tmp_path}", "run.actor_timeout_s=60"])
+    config = load_config(ROOT / "experiments/tiny_arith.yaml", TINY + [f"run.out_dir={tmp_path}", "run.actor_timeout_s=60",
+                                                                          "run.max_actor_restarts=0"])
     start_ray(config)
     cluster = Cluster(config, str(ensure_model(config)))
     try:
@@ -125,7 +127,72 @@ def test_a_dead_rollout_actor_is_named_not_waited_for(tmp_path, ray_local):
         assert [g.prompt for g in groups] == prompts and all(len(g) == 2 for g in groups)
         assert all(r.prompt == g.prompt for g in groups for r in g.rollouts)  # each rollout knows its group
         ray.kill(cluster.rollouts[0])
-        with pytest.raises(ActorFailure, match="rollout actor 0"):
+        with pytest.raises(ActorFailure, match=r"(?s)rollout actor 0.*max_actor_restarts=0"):
             cluster.generate(prompts, 2, temperature=1.0, seed=0)
     finally:
         cluster.shutdown()
+
+
+def test_a_lost_rollout_actor_is_replaced_with_the_current_weights_and_the_generation_retried(tmp_path, ray_local):
+    import ray
+
+    from rl.data.records import TrainSequence
+    from rl.data.tasks import arithmetic
+    from rl.engine.actors import Cluster
+    from rl.engine.policy import ensure_model
+    from rl.loops.grpo import start_ray
+
+    config = load_config(ROOT / "experiments/tiny_arith.yaml", TINY + [f"run.out_dir={tmp_path}", "run.actor_timeout_s=60"])
+    start_ray(config)
+    cluster = Cluster(config, str(ensure_model(config)))
+    try:
+        cluster.start_phase(1e-2)
+        cluster.grpo_step([TrainSequence((1, 2, 3), (4, 5, 6), 1.0)], num_tokens=3, num_seqs=1, max_len=12)
+        cluster.sync_weights(version=1)  # the rollout actor now differs from the model it loaded at start
+        prompts = arithmetic(4, 1, seed=0)[0]
+        before = cluster.generate(prompts, 2, temperature=1.0, seed=7)
+        ray.kill(cluster.rollouts[0])
+        after = cluster.generate(prompts, 2, temperature=1.0, seed=7)
+        assert cluster.restarts.spent == 1 and cluster.weight_sync == "gloo"
+        assert [r.completion_ids for g in after for r in g.rollouts] == [r.completion_ids for g in before for r in g.rollouts]
+        assert {r.policy_version for g in after for r in g.rollouts} == {1}
+        cluster.sync_weights(version=2)  # the new weight-sync group carries the next update too
+        assert ray.get(cluster.rollouts[0].ping.remote()) == 2
+    finally:
+        cluster.shutdown()
+
+
+def test_a_lost_learner_restarts_from_the_newest_checkpoint_and_the_run_matches(tmp_path, ray_local):
+    """Learner killed in step 3 (checkpoints every 2 steps): the run goes back to step 2 with a fresh
+    learner and ends with the same weights and the same logged steps as a run never interrupted."""
+    import ray
+
+    from rl.loops import grpo
+
+    def config(out):
+        return load_config(ROOT / "experiments/tiny_arith.yaml", TINY + [
+            f"run.out_dir={out}", "run.total_steps=5", "run.save_every=2", "run.eval_every=0", "run.actor_timeout_s=120"])
+
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    grpo.train(config(straight))
+    ray.shutdown()
+
+    real_update = grpo.update_policy
+
+    def lose_the_learner_then_update(cfg, cluster, batch, step):
+        if step == 2 and not cluster.restarts.spent:  # in step 3, after checkpoint 2: steps 3.. run again
+            ray.kill(cluster.learners[0])
+        return real_update(cfg, cluster, batch, step)
+
+    grpo.update_policy = lose_the_learner_then_update
+    try:
+        summary = grpo.train(config(killed))
+    finally:
+        grpo.update_policy = real_update
+    rows = [json.loads(line) for line in (killed / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3, 4, 5] and rows[-1]["recovery/actor_restarts"] == 1
+    final = "checkpoints/step_000005/model.safetensors"
+    a, b = load_file(straight / final), load_file(killed / final)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
+    assert summary["rl_steps"] == 5

@@ -529,3 +529,39 @@ def _existing(client, ids) -> list[str]:
 def test_result_is_json_ready(solo):
     result = solo.run("print('hi')")
     assert json.loads(json.dumps(result.to_dict()))["passed"] is True
+
+
+def test_killing_every_container_mid_run_costs_a_rerun_not_the_result():
+    # `docker kill` of every pool container while programs run in them: each program runs once more
+    # on a replacement and passes; the pool is whole again afterwards.
+    import threading
+
+    box = docker_sandbox_or_skip(size=2)
+    try:
+        first = {c.id for c in box._all}
+        threading.Timer(1.0, lambda: [box.client.api.kill(cid) for cid in first]).start()
+        results = box.run_batch(["import time; time.sleep(2); print('done')"] * 2, timeout_s=20)
+        assert [(r.status, r.stdout.strip()) for r in results] == [("passed", "done")] * 2, results
+        assert not {r.sandbox_id for r in results} & {cid[:12] for cid in first}  # rerun elsewhere
+        assert_passed(box.run("pass"))
+        assert box.health()["containers"] == 2
+    finally:
+        box.close()
+
+
+def test_a_program_whose_containers_keep_dying_is_a_sandbox_error_naming_the_last(monkeypatch):
+    import sandbox.container as container
+
+    box = docker_sandbox_or_skip(size=1)
+    try:
+        killed = []
+
+        def run_and_die(self, request, timeout_s):
+            killed.append(self.short_id)
+            raise container.ContainerDied(f"container {self.short_id} stopped")
+
+        monkeypatch.setattr(container.PoolContainer, "run", run_and_die)
+        result = box.run("pass")
+        assert result.status == "sandbox_error" and killed[-1] in result.detail and len(killed) == box.size + 2, result
+    finally:
+        box.close()

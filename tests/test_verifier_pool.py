@@ -58,6 +58,18 @@ def test_exceptions_crashes_and_bad_returns_are_errors_naming_the_item(pool):
     assert all(v.score == 0.0 for v in verdicts[:3])
 
 
+def test_a_worker_killed_mid_item_is_replaced_and_the_item_judged_on_another(pool, tmp_path):
+    marker = tmp_path / "kill-me"
+    marker.touch()
+    reruns = pool.reruns
+    verdicts = pool.score([VerifyRequest("a", "a", {"marker": str(marker)}, verifier=f"{FAULTY}:killed_once", item_id="k1"),
+                           VerifyRequest("b", "b")])
+    assert not marker.exists(), "the worker was never killed"
+    assert [(v.status, v.score) for v in verdicts] == [("ok", 1.0), ("ok", 1.0)]  # judged, not lost to the kill
+    assert pool.reruns == reruns + 1
+    assert pool.score([VerifyRequest(str(i), str(i)) for i in range(4)])[3].score == 1.0  # both workers serve again
+
+
 def test_timeout_from_a_worker_thread():
     out = {}
 

@@ -5,6 +5,10 @@ Why processes: a verifier may hang (a giant power, a pathological simplify) and
 process pool kills the worker that overruns and starts a fresh one, so one bad
 item costs its own deadline and nothing else. Results come back in input order.
 
+A worker killed from outside mid-item (the OOM killer, a person, a chaos test) is replaced
+by the pool too, and its item runs once more on another worker: the item did nothing wrong
+(yet). If that worker dies as well, the item is unjudged (``error``), never wrong.
+
     >>> from verifiers import VerifierPool, VerifyRequest
     >>> with VerifierPool("math", workers=2, timeout_s=5) as pool:
     ...     [v.score for v in pool.score([VerifyRequest("\\\\boxed{1/2}", "0.5")])]
@@ -88,6 +92,7 @@ class VerifierPool:
         self.timeout_s = timeout_s
         self.workers = workers or os.cpu_count() or 1
         self._pool = ProcessPool(max_workers=self.workers, context=_mp_context())
+        self.reruns = 0  # items run again because their worker died under them
 
     def imap(self, requests: Iterable[VerifyRequest], *, window: int | None = None) -> Iterator[Verdict]:
         """Verdicts in input order, streaming: at most ``window`` requests (None: all of them) are
@@ -109,14 +114,18 @@ class VerifierPool:
     def score(self, requests: Sequence[VerifyRequest]) -> list[Verdict]:
         return list(self.imap(requests))
 
-    def _collect(self, request: VerifyRequest, future) -> Verdict:
+    def _collect(self, request: VerifyRequest, future, *, rerun: bool = False) -> Verdict:
         label = f"item {request.item_id!r}" if request.item_id is not None else "item"
         try:
             return future.result()
         except FutureTimeout:
             return unjudged("timeout", f"{label} exceeded the {request.timeout_s or self.timeout_s:g}s budget; its worker was killed")
         except ProcessExpired as exc:
-            return unjudged("error", f"{label}: verifier worker died (exit code {exc.exitcode})")
+            if not rerun:
+                self.reruns += 1
+                print(f"verifier worker died (exit code {exc.exitcode}) judging {label}; running it again", flush=True)
+                return self._collect(request, self._schedule(request), rerun=True)
+            return unjudged("error", f"{label}: verifier worker died twice (exit code {exc.exitcode})")
         except Exception as exc:  # e.g. an unpicklable reference or result
             return unjudged("error", f"{label}: {type(exc).__name__}: {exc}")
 

@@ -209,9 +209,14 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"run directory {config.run.out_dir}  (stages.md, stages.png, summary.json, manifest.json, stages/)")
         return 0
     from rl.registries import ALGORITHMS
+    from rl.runs.interrupts import Interrupted
 
     train = ALGORITHMS.get(config.algorithm.name)  # a registered algorithm runs, never silently GRPO
-    summary = train(config)
+    try:
+        summary = train(config)
+    except Interrupted as exc:  # the loop saved what it could and said where; no traceback for a request
+        print(f"rlvr train: stopped ({exc})", file=sys.stderr)
+        return 128 + int(exc.signal_number)  # the shell's convention: 130 for Ctrl-C, 143 for SIGTERM
     print(_format_train_summary(summary, config.run.out_dir))
     return 0
 

@@ -340,6 +340,7 @@ class RunConfig:
     seed: int = 0  # sampling and shuffling
     resume: bool = False  # continue from the latest checkpoint in out_dir
     actor_timeout_s: float = 600  # a Ray call slower than this fails the run loudly instead of hanging it
+    max_actor_restarts: int = 3  # lost rollout actors or learner groups replaced in-run; a few covers preemptions and OOMs, more means a broken node
     verifier_timeout_s: float = 5.0  # per completion; a stuck verifier costs its item a timeout, not the step
     code_test_timeout_s: float = 2.0  # the code verifier's one time setting: each test case's limit (a loop fails its case); item deadlines derive from it
     code_item_deadline_s: float = 0.0  # 0: derived per item (start-up + tests x (limit + overhead)); a fixed value must fit code_max_tests cases
@@ -350,7 +351,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not self.out_dir:
             raise _invalid("out_dir", "must not be empty")
-        _at_least(self, 0, "total_steps", "eval_every", "save_every")
+        _at_least(self, 0, "total_steps", "eval_every", "save_every", "max_actor_restarts")
         _positive(self, "code_test_timeout_s")
         _at_least(self, 1, "code_max_tests")
         _at_least(self, 0, "code_item_deadline_s")

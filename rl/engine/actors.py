@@ -7,6 +7,14 @@ without Ray) made remote, so every call is a real method: ``actor.generate.remot
 with one ``ray.get`` under a deadline; a dead or stuck actor raises ``ActorFailure`` naming it,
 never a hang.
 
+A rollout actor whose process is gone (``ActorLost``, ``rl.engine.recovery``) is replaced by a fresh
+one, which gets learner 0's current weights (its version checked), and the call that failed runs
+again: the same prompts and seed, so a retried generation is the one that would have run. A
+collective weight-sync group is formed anew for it (every member joins a new group; the old one
+is dropped), so the transport never changes mid-run. A lost learner is ``LearnerLost``: the loop
+restarts the whole learner group from the newest checkpoint (``restart_learners``). Both spend
+``run.max_actor_restarts``; past it, the loss stops the run as any ``ActorFailure`` does.
+
 Placement is by Ray resources, so one YAML runs on a laptop or a cluster: each
 rollout actor asks for ``rollout.num_cpus``/``num_gpus`` plus custom
 ``rollout.resources``; the learners share a placement group of one bundle each
@@ -40,13 +48,12 @@ from rl.data.records import PreferencePair, Prompt, RolloutGroup, TrainSequence
 from rl.engine.colocated import ColocatedSampling
 from rl.engine.learner import Learner
 from rl.engine.lora import trained_state
+from rl.engine.recovery import ActorFailure, ActorLost, LearnerLost, RestartBudget, lost_actors
 from rl.engine.weight_export import WeightExport
 from rl.engine.weight_sync import Endpoint, TensorSpec, WeightChannel, endpoint, transport
 from rl.registries import ROLLOUT_BACKENDS
 
-
-class ActorFailure(RuntimeError):
-    pass
+__all__ = ["ActorFailure", "ActorLost", "Cluster", "LearnerLost", "gather"]
 
 
 class _Located:
@@ -113,7 +120,7 @@ def gather(refs: Sequence[Any], names: Sequence[str], what: str, timeout_s: floa
     except GetTimeoutError:
         raise ActorFailure(f"{what}: no answer within {timeout_s:g}s from {', '.join(names)}") from None
     except RayActorError as exc:
-        raise ActorFailure(f"{what}: an actor died ({', '.join(names)}): {exc}") from exc
+        raise ActorLost(f"{what}: an actor died ({', '.join(names)}): {exc}") from exc
     except RayTaskError as exc:
         raise ActorFailure(f"{what} failed: {exc}") from exc
 
@@ -134,13 +141,10 @@ class Cluster:
         self.cfg = config
         self.timeout_s = config.run.actor_timeout_s
         self.version = 0
+        self.restarts = RestartBudget(config.run.max_actor_restarts)
+        self.model_path = model_path  # what a restarted rollout actor loads before it gets the current weights
         self.colocated = with_learners and colocated(config)
-        r = config.rollout
-        self.rollouts = [] if self.colocated else [
-            RemoteRollout.options(num_cpus=r.num_cpus, num_gpus=r.num_gpus, resources=dict(r.resources) or None).remote(
-                model_path, config.data, r, device=r.device, threads=max(1, int(r.num_cpus)), dtype=r.dtype, lora=config.model.lora)
-            for _ in range(r.num_actors)
-        ]
+        self.rollouts = [] if self.colocated else [self._new_rollout() for _ in range(config.rollout.num_actors)]
         self.rollout_names = [f"rollout actor {i}" for i in range(len(self.rollouts))]
         self.group, self.learners, self.learner_names = None, [], []
         ready = [a.ping.remote() for a in self.rollouts]
@@ -148,13 +152,24 @@ class Cluster:
             ready += self._start_learners(model_path)
         gather(ready, self.rollout_names + self.learner_names, "starting actors", self.timeout_s)
         self.weight_sync = "none"  # how sync_weights moves weights: colocated, nccl, gloo, object_store
-        if self.colocated:
-            refs = [a.attach_sampler.remote(config.data, r) for a in self.learners]
-            gather(refs, self.learner_names, "colocated samplers", self.timeout_s)
-            self.weight_sync = "colocated"
-            print(f"placement: colocated, {len(self.learners)} learner(s) generate their own rollouts; no weight transfer")
-        elif with_learners:
+        if with_learners:
+            self._connect()
+
+    def _new_rollout(self):
+        r = self.cfg.rollout
+        return RemoteRollout.options(num_cpus=r.num_cpus, num_gpus=r.num_gpus, resources=dict(r.resources) or None).remote(
+            self.model_path, self.cfg.data, r, device=r.device, threads=max(1, int(r.num_cpus)), dtype=r.dtype,
+            lora=self.cfg.model.lora)
+
+    def _connect(self) -> None:
+        """Colocated: each learner's sampler; separate: the weight sync from learner 0 to the rollout actors."""
+        if not self.colocated:
             self._connect_weight_sync()
+            return
+        refs = [a.attach_sampler.remote(self.cfg.data, self.cfg.rollout) for a in self.learners]
+        self._learners_answer(refs, "colocated samplers")
+        self.weight_sync = "colocated"
+        print(f"placement: colocated, {len(self.learners)} learner(s) generate their own rollouts; no weight transfer")
 
     def _start_learners(self, model_path: str) -> list:
         lc, r = self.cfg.learner, self.cfg.rollout
@@ -213,18 +228,25 @@ class Cluster:
                  enable_thinking: bool | None = None) -> list[RolloutGroup]:
         """One group of ``num_samples`` rollouts per prompt, in prompt order; prompts split evenly across the
         samplers (the learners when colocated, else the rollout actors), shard ``i`` seeded ``seed + i``."""
-        samplers, names = (self.learners, self.learner_names) if self.colocated else (self.rollouts, self.rollout_names)
-        # A colocated learner's weights are always the newest; it is told which version that is.
-        version = {"version": self.version} if self.colocated else {}
-        shards = _split(list(prompts), len(samplers))
-        busy = [(a, name, shard) for a, name, shard in zip(samplers, names, shards) if shard]
-        refs = [a.generate.remote(shard, num_samples, temperature=temperature, seed=seed + i, enable_thinking=enable_thinking,
-                                  **version)
-                for i, (a, _, shard) in enumerate(busy)]
-        return [group for part in gather(refs, [n for _, n, _ in busy], "generation", self.timeout_s) for group in part]
+        def attempt() -> list[RolloutGroup]:
+            samplers, names = (self.learners, self.learner_names) if self.colocated else (self.rollouts, self.rollout_names)
+            # A colocated learner's weights are always the newest; it is told which version that is.
+            version = {"version": self.version} if self.colocated else {}
+            shards = _split(list(prompts), len(samplers))
+            busy = [(a, name, shard) for a, name, shard in zip(samplers, names, shards) if shard]
+            refs = [a.generate.remote(shard, num_samples, temperature=temperature, seed=seed + i,
+                                      enable_thinking=enable_thinking, **version)
+                    for i, (a, _, shard) in enumerate(busy)]
+            return [group for part in gather(refs, [n for _, n, _ in busy], "generation", self.timeout_s) for group in part]
+
+        return self._mending_rollouts(attempt, resend_weights=True)
 
     def sync_weights(self, version: int) -> None:
         """Learner 0's weights to every rollout actor, tagged ``version``; colocated, only the version changes."""
+        self._mending_rollouts(lambda: self._send_weights(version), resend_weights=False)
+        self.version = version
+
+    def _send_weights(self, version: int) -> None:
         exporters = self._exporters()
         names = self.learner_names[: len(exporters)] + self.rollout_names
         if self.weight_sync in ("nccl", "gloo"):
@@ -235,7 +257,64 @@ class Cluster:
             refs = [a.send_weights.remote(version) for a in exporters[1:]]  # fsdp: the others join the gather, send nothing
             refs += [a.set_weights.remote(weights, version) for a in self.rollouts]
             gather(refs, names[1:], f"weight sync to version {version}", self.timeout_s)
-        self.version = version
+
+    # ---------------------------------------------------------------- lost actors
+    def _mending_rollouts(self, call: Callable[[], Any], *, resend_weights: bool) -> Any:
+        """``call()``; while it fails because a rollout actor's process is gone, a fresh actor in its place
+        (given the current weights when ``resend_weights``; a retried sync sends them itself) and ``call()``
+        again. A lost learner is ``LearnerLost``, for the loop to mend from a checkpoint."""
+        while True:
+            try:
+                return call()
+            except ActorLost as exc:
+                if self.learners and lost_actors(self.learners, self.timeout_s):
+                    raise LearnerLost(str(exc)) from exc
+                lost = lost_actors(self.rollouts, self.timeout_s)
+                if not lost:
+                    raise
+                self._restart_rollouts(lost, exc, resend_weights)
+
+    def _restart_rollouts(self, lost: list[int], cause: ActorLost, resend_weights: bool) -> None:
+        """Fresh actors for ``lost``; a new weight-sync group for all (a collective group cannot take in a
+        new member); then learner 0's current weights, version checked."""
+        self.restarts.spend(", ".join(self.rollout_names[i] for i in lost), cause)
+        for i in lost:
+            ray.kill(self.rollouts[i])  # gone already; this frees its resources at once
+            self.rollouts[i] = self._new_rollout()
+        gather([a.ping.remote() for a in self.rollouts], self.rollout_names, "restarting rollout actors", self.timeout_s)
+        if not self.learners:
+            return  # evaluation only: the fresh actor loaded the very weights the others hold
+        self._connect_weight_sync()
+        if not resend_weights:
+            return
+        self._send_weights(self.version)
+        held = gather([a.ping.remote() for a in self.rollouts], self.rollout_names, "weight versions", self.timeout_s)
+        if any(v != self.version for v in held):
+            raise ActorFailure(f"after restarting {', '.join(self.rollout_names[i] for i in lost)}: rollout actors hold "
+                               f"weight versions {held}, expected {self.version} everywhere")
+
+    def restart_learners(self, checkpoint: str, *, lr: float, version: int, cause: ActorFailure) -> dict[str, Any]:
+        """The whole learner group anew from ``checkpoint`` (weights, optimizer, RNG: what --resume loads), its
+        weights sent to the rollout actors as ``version``; returns the loop's state saved with the checkpoint."""
+        self.restarts.spend(f"learner group ({len(self.learners)}) from {checkpoint}", cause)
+        for actor in self.learners:
+            ray.kill(actor)  # all of them: the survivors' gradient group has lost a member
+        ray.util.remove_placement_group(self.group)
+        self._learners_answer(self._start_learners(checkpoint), "restarting learners")
+        self._connect()
+        self.start_phase(lr)
+        state = self.load_trainer_state(checkpoint)
+        self.sync_weights(version)
+        return state
+
+    def _learners_answer(self, refs: list, what: str) -> list:
+        """``gather`` for calls on the learners: a lost one is ``LearnerLost``."""
+        try:
+            return gather(refs, self.learner_names[: len(refs)], what, self.timeout_s)
+        except LearnerLost:
+            raise
+        except ActorLost as exc:
+            raise LearnerLost(str(exc)) from exc
 
     # ---------------------------------------------------------------- learners
     def sft_step(self, sequences: Sequence[TrainSequence], *, num_tokens: int, packing: bool = False) -> dict[str, float]:
@@ -253,25 +332,26 @@ class Cluster:
         """One update across all learners, each on its shard. Each learner's ``loss`` is its share
         of the whole batch's loss (normalised by global counts), so losses add up; other metrics average."""
         refs = [call(a, shard) for a, shard in zip(self.learners, _split(list(items), len(self.learners)))]
-        results = gather(refs, self.learner_names, what, self.timeout_s)
+        results = self._learners_answer(refs, what)
         return {k: sum(r.get(k, 0.0) for r in results) / (1 if k == "loss" else len(results)) for k in results[0]}
 
     def start_phase(self, lr: float) -> None:
-        gather([a.start_phase.remote(lr) for a in self.learners], self.learner_names, "start_phase", self.timeout_s)
+        self._learners_answer([a.start_phase.remote(lr) for a in self.learners], "start_phase")
 
     def ensure_reference(self) -> None:
-        gather([a.ensure_reference.remote() for a in self.learners], self.learner_names, "ensure_reference", self.timeout_s)
+        self._learners_answer([a.ensure_reference.remote() for a in self.learners], "ensure_reference")
 
     def load_trainer_state(self, path: str) -> dict[str, Any]:
         """Optimizer and RNG state on every learner; the loop state saved with it (learner 0's)."""
         refs = [a.load_trainer_state.remote(path) for a in self.learners]
-        return gather(refs, self.learner_names, "load_trainer_state", self.timeout_s)[0]
+        return self._learners_answer(refs, "load_trainer_state")[0]
 
     def save(self, path: str, extra: dict[str, Any]) -> None:
         """Learner 0 writes the checkpoint; under fsdp every learner joins (gathering weights and writing its
         optimizer shard are collectives)."""
         savers = self._exporters()
-        gather([a.save.remote(path, extra) for a in savers], self.learner_names[: len(savers)], "checkpoint", self.timeout_s)
+        self._learners_answer([a.save.remote(path, extra) for a in savers], "checkpoint")
+
 
     def shutdown(self) -> None:
         for actor in self.rollouts + self.learners:

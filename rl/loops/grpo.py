@@ -8,10 +8,16 @@ learner actors update -> learner 0's weights go to the rollout actors (colocated
 ``rollout.colocate``: the learners sample themselves, and there is nothing to send). Before RL,
 an optional SFT warm-up teaches the answer format; held-out accuracy is measured
 before and after RL and written to ``summary.json``.
+
+What a run survives without a person (README, "Checkpoints and resume"): a lost rollout actor is
+replaced inside ``Cluster`` and its call retried; a lost learner (``LearnerLost``) sends the loop
+back to the newest checkpoint with a fresh learner group, as --resume would; Ctrl-C and SIGTERM
+save the last completed step (``rl.runs.interrupts``).
 """
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import random
 import time
@@ -28,7 +34,7 @@ from rl.algorithms import DynamicSampler, filter_groups
 from rl.config import ExperimentConfig
 from rl.data.prompts import drop_long_prompts, load_splits
 from rl.data.records import Prompt, ScoredGroup, TrainSequence, flatten
-from rl.engine.actors import Cluster
+from rl.engine.actors import ActorFailure, Cluster, LearnerLost
 from rl.engine.policy import ensure_model, load_tokenizer
 from rl.engine.scorer import (  # noqa: F401 - VerifierOutage re-exported
     RolloutScorer,
@@ -42,6 +48,7 @@ from rl.envs import declared_tools
 from rl.loops.heldout import EVAL_SEED, evaluate_heldout, headline_accuracy
 from rl.loops.sft import run_sft, sft_sequences
 from rl.registries import ADVANTAGE_ESTIMATORS
+from rl.runs.interrupts import StopSignals
 from rl.runs.manifest import record_stage, write_manifest
 from rl.runs.run_dir import RunDirectory, latest_checkpoint
 
@@ -93,12 +100,33 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
     summary: dict = {"name": config.name, "model": str(model_path), "placement": cluster.placement(),
                      "weight_sync": cluster.weight_sync}
     progress = _Progress(completed=start_step, saved=start_step if resume else None, rl_started=bool(resume))
+    stops = StopSignals()
 
     def heldout_eval() -> dict:  # greedy by default, the same samples every time
         return evaluate_heldout(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED,
                                 modes=config.run.eval_modes)
 
+    schedule = PromptSchedule(train_prompts, config.rollout.prompts_per_step, config.run.seed)
+
+    def rl_step(step: int) -> dict:
+        """Generate and score; then update, sync, eval, log and save, which a signal lets finish."""
+        batch, metrics = collect_batch(config, cluster, scorer, schedule, step)
+        with stops.deferred():
+            progress.updating = True  # from here until the sync, learner weights are between steps
+            metrics.update(update_policy(config, cluster, batch, step))
+            progress.updating, progress.completed = False, step + 1
+            if config.run.eval_every and (step + 1) % config.run.eval_every == 0:
+                metrics.update(heldout_eval())
+            metrics["recovery/actor_restarts"] = cluster.restarts.spent  # the run's total so far
+            run.log(step + 1, metrics)
+            if config.run.save_every and (step + 1) % config.run.save_every == 0:
+                cluster.save(str(run.checkpoint_path(step + 1)), {"step": step + 1, "summary": summary})
+                progress.saved = step + 1
+                run.plot()
+        return metrics
+
     try:
+        stops.install()
         if resume:
             cluster.start_phase(config.learner.lr)
             summary = {**cluster.load_trainer_state(load_from).get("summary", {}), "placement": summary["placement"],
@@ -107,22 +135,20 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
         else:
             summary.update(_warm_up(config, cluster, train_prompts, tokenizer, run, heldout_eval))
             progress.rl_started = True
-        schedule = PromptSchedule(train_prompts, config.rollout.prompts_per_step, config.run.seed)
-        bar = tqdm(range(start_step, config.run.total_steps), desc="GRPO", unit="step", dynamic_ncols=True,
-                   initial=start_step, total=config.run.total_steps)
-        for step in bar:
-            batch, metrics = collect_batch(config, cluster, scorer, schedule, step)
-            progress.updating = True  # from here until the sync, learner weights are between steps
-            metrics.update(update_policy(config, cluster, batch, step))
-            progress.updating, progress.completed = False, step + 1
-            if config.run.eval_every and (step + 1) % config.run.eval_every == 0:
-                metrics.update(heldout_eval())
-            run.log(step + 1, metrics)
+        bar = tqdm(desc="GRPO", unit="step", dynamic_ncols=True, initial=start_step, total=config.run.total_steps)
+        step = start_step
+        while step < config.run.total_steps:
+            try:
+                metrics = rl_step(step)
+            except LearnerLost as lost:  # back to this run's newest checkpoint, with a fresh learner group
+                step = _restart_learners(config, cluster, run, progress, lost)
+                bar.reset(total=config.run.total_steps)
+                bar.update(step)
+                continue
+            bar.update(1)
             bar.set_postfix(reward=f"{metrics['reward/mean']:.3f}", acc=f"{metrics['train/accuracy']:.2f}")
-            if config.run.save_every and (step + 1) % config.run.save_every == 0:
-                cluster.save(str(run.checkpoint_path(step + 1)), {"step": step + 1, "summary": summary})
-                progress.saved = step + 1
-                run.plot()
+            step += 1
+        bar.close()
         summary["eval_after_rl"] = heldout_eval()
         summary["heldout_accuracy_after_rl"] = headline_accuracy(summary["eval_after_rl"], config.run.eval_modes)
         summary["rl_steps"] = config.run.total_steps
@@ -131,6 +157,7 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
         _save_what_was_done(cluster, run, progress, summary)
         raise
     finally:
+        stops.uninstall()
         scorer.close()
         cluster.shutdown()
         run.plot()
@@ -150,7 +177,23 @@ class _Progress:
     rl_started: bool = False
 
 
-def collect_batch(config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: PromptSchedule,
+def _restart_learners(config: ExperimentConfig, cluster: Cluster, run: RunDirectory, progress: _Progress,
+                      lost: LearnerLost) -> int:
+    """A fresh learner group from the newest checkpoint of this run (what --resume loads), its weights sent
+    to the rollout actors; the steps after it are dropped from the log, to run again. Returns that step."""
+    if progress.saved is None:
+        raise ActorFailure(f"{lost}; no checkpoint of this run to restart the learners from yet "
+                           f"(run.save_every={config.run.save_every})") from lost
+    step, path = progress.saved, run.checkpoint_path(progress.saved)
+    cluster.restart_learners(str(path), lr=config.learner.lr, version=step, cause=lost)
+    run.rewind(step)
+    progress.completed, progress.updating = step, False
+    print(f"learners restarted from {path}: steps {step + 1}.. run again", flush=True)
+    return step
+
+
+def collect_batch(
+config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: PromptSchedule,
                   step: int) -> tuple[list[TrainSequence], dict]:
     """Generate, score, and turn rewards into per-sequence advantages; metrics of what was sampled.
 
@@ -286,8 +329,19 @@ def start_ray(*configs: ExperimentConfig) -> None:
     if address:
         ray.init(address=address)
         return
+    # Ray's own local default is token authentication, which it announces on every start: a line
+    # that means nothing to someone running on their own machine. Only that line is dropped; the
+    # authentication itself stays as Ray sets it (and a cluster joined above keeps its own).
+    logging.getLogger(_RAY_AUTH_LOGGER).addFilter(_quiet_local_auth_notice)
     # Locally, rollout and learner actors take turns (the loop is synchronous), so their CPU
     # requests may add up to more than the machine has without oversubscribing it.
     wanted = max(c.rollout.num_actors * c.rollout.num_cpus + c.learner.num_learners * c.learner.num_cpus for c in configs)
     ray.init(num_cpus=max(os.cpu_count() or 1, int(wanted + 0.999)), include_dashboard=False, log_to_driver=False,
              configure_logging=False)
+
+
+_RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _quiet_local_auth_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Token authentication is enabled for this Ray cluster")

@@ -42,9 +42,12 @@ class RunDirectory:
             self._drop_metrics_after(resume_step)  # those steps will run again: log each step once
         elif self.metrics_path.exists():
             self.metrics_path.unlink()
+        self.tb = self._writer(purge_step=None if resume_step is None else resume_step + 1)
+
+    def _writer(self, purge_step: int | None):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.tb = SummaryWriter(str(self.path / "tb"), purge_step=None if resume_step is None else resume_step + 1)
+        return SummaryWriter(str(self.path / "tb"), purge_step=purge_step)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         with self.metrics_path.open("a", encoding="utf-8") as fh:
@@ -62,6 +65,13 @@ class RunDirectory:
     def _drop_metrics_after(self, step: int) -> None:
         kept = [row for row in self.history() if row["step"] <= step]
         self.metrics_path.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
+
+    def rewind(self, step: int) -> None:
+        """Back to ``step`` within the run (learners restarted from its checkpoint): the steps after it
+        will be logged again, so their rows go now, in metrics.jsonl and in TensorBoard."""
+        self._drop_metrics_after(step)
+        self.tb.close()
+        self.tb = self._writer(purge_step=step + 1)
 
     # ---------------------------------------------------------------- checkpoints
     def checkpoint_path(self, step: int) -> Path:

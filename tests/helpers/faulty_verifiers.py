@@ -24,3 +24,16 @@ def spin(completion: str, reference, **fields) -> Verdict:
 
 def bad_return(completion: str, reference, **fields):
     return "yes"
+
+
+def killed_once(completion: str, reference, marker: str = "", **fields) -> Verdict:
+    """SIGKILLs its own worker mid-item the first time (whoever removes ``marker`` first), as the OOM
+    killer or a person would; afterwards, judges as ``echo_after``."""
+    import signal
+
+    try:
+        os.unlink(marker)
+    except FileNotFoundError:
+        return echo_after(completion, reference)
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
