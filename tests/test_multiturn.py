@@ -70,7 +70,9 @@ class Scripted(RolloutWorker):
     def _sample(self, batch, num_samples, temperature, max_new_tokens=None):
         text = self.script[self.calls]
         self.calls += 1
-        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if not text.endswith("<|endoftext|>"):  # a turn ends at EOS unless the script ends the document itself
+            ids.append(self.tokenizer.eos_token_id)
         limit = max_new_tokens or self.rollout.max_new_tokens
         ids = ids[:limit]
         rows = batch["input_ids"].shape[0] * num_samples
@@ -219,6 +221,14 @@ def test_limits_end_the_trajectory_with_their_finish_reason(loaded):
     assert "not run" in refused.messages[2]["content"] and refused.env_info["tool_calls"] == 1
     [cut] = run_one(scripted(loaded, ["x " * 100], max_new_tokens=16))
     assert cut.finish_reason == "length" and not cut.finished and len(cut.completion_ids) == 16
+
+
+def test_a_turn_that_ends_the_document_ends_the_trajectory(loaded):
+    """<|endoftext|> is a stop id of Qwen checkpoints but not the template's turn end: nothing follows it."""
+    worker = scripted(loaded, [call("lookup", key="sky") + "<|endoftext|>", "\\boxed{blue}"])
+    [rollout] = run_one(worker)
+    assert rollout.finish_reason == "stop" and rollout.env_info["turns"] == 1 and rollout.loss_mask == (1,) * len(rollout.loss_mask)
+    assert worker.calls == 1  # no second turn was sampled
 
 
 def test_an_environment_failure_makes_the_trajectory_unjudged(loaded, tmp_path):

@@ -66,6 +66,16 @@ def turn_glue(tokenizer: Any, history: Sequence[Mapping[str, str]], new: Sequenc
     return tokenizer(after[position + len(end_marker):], add_special_tokens=False)["input_ids"]
 
 
+def turn_end_ids(tokenizer: Any, stop_ids: Sequence[int]) -> set[int]:
+    """The stop ids the chat template ends an assistant turn with (``<|im_end|>``), as opposed to those that
+    end the whole document (``<|endoftext|>``, which Qwen checkpoints also list as an end id). A turn
+    that stops on one of the latter ends its trajectory: there is no template glue after it to continue with."""
+    chat = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]
+    rendered = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=False)
+    after_turn = rendered[rendered.rfind("y") + 1:]
+    return {i for i in stop_ids if tokenizer.decode([i], skip_special_tokens=False) in after_turn}
+
+
 def thinking_prefill(tokenizer: Any) -> str:
     """What the template's generation prompt pre-fills in non-thinking mode (Qwen3: an empty think block):
     the text that ``enable_thinking=False`` adds after the assistant header. Part of each no-think turn
@@ -138,6 +148,7 @@ def multi_turn_groups(worker: Any, prompts: Sequence[Prompt], prompt_ids: Sequen
     env_cfg, env = worker.rollout.env, worker.env
     cap = env_cfg.max_trajectory_tokens or worker.rollout.max_new_tokens * env_cfg.max_turns
     prefill = thinking_prefill(worker.tokenizer) if NO_THINK in modes else ""
+    turn_ends = turn_end_ids(worker.tokenizer, worker.stop_ids)
     trajectories, prompt_turns = [], []
     for index, prompt in enumerate(prompts):
         chat = prompt.chat(data.system_prompt)
@@ -146,6 +157,9 @@ def multi_turn_groups(worker: Any, prompts: Sequence[Prompt], prompt_ids: Sequen
             prompt_turns.append(len(chat))
     _take_turns(worker, trajectories, first_turns, first_logprobs, cap, prefill)
     for turn in range(1, env_cfg.max_turns + 1):
+        for t in trajectories:
+            if t.active and t.last_turn[-1] not in turn_ends:  # the model ended the document, not its turn
+                t.end("stop")
         going = _respond(worker, env, [t for t in trajectories if t.active], cap, last_turn=turn == env_cfg.max_turns)
         if not going:
             break
