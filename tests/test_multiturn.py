@@ -347,3 +347,66 @@ def test_tool_arithmetic_splits_and_wordings():
     assert [role for role, _ in cold[0].messages] == ["user", "assistant", "tool"]
     with pytest.raises(ValueError, match="tool must be one of"):
         tool_arithmetic(1, 1, seed=0, tool="abacus")
+
+
+# ---------------------------------------------------------------- real models: backends and placements
+
+NUDGE = EnvConfig(name="tests.helpers.toy_envs:Nudge", max_turns=3, max_trajectory_tokens=200)
+
+
+@pytest.fixture(scope="module")
+def short_answers(model_path, tmp_path_factory):
+    """The tiny model after a few SFT steps on one-token answers: it ends its turns early, so that
+    trajectories go on past their first turn (an untrained model rarely samples EOS)."""
+    from rl.config import AlgorithmConfig, LearnerConfig
+    from rl.data.records import TrainSequence
+    from rl.engine.learner import Learner
+
+    learner = Learner(model_path, LearnerConfig(lr=1e-2, device="cpu"), AlgorithmConfig())
+    tokenizer = learner.tokenizer
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is 1 + 3?"}], tokenize=False, add_generation_prompt=True)
+    ids = tuple(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    batch = [TrainSequence(ids, (tokenizer.convert_tokens_to_ids(str(d)), tokenizer.eos_token_id)) for d in range(10)]
+    for _ in range(30):
+        learner.sft_step(batch, num_tokens=2 * len(batch))
+    out = tmp_path_factory.mktemp("short_answers")
+    learner.model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+def _trajectories(worker):
+    prompts = [Prompt(f"p{i}", messages=(("user", f"What is {i} + 3?"),), text=None, reference=str(i + 3)) for i in range(3)]
+    groups = worker.generate(prompts, 2, temperature=0.0, seed=0)
+    return [(r.completion_ids, r.loss_mask, r.finish_reason, r.env_info["turns"]) for g in groups for r in g.rollouts]
+
+
+def test_static_backend_samples_the_same_multi_turn_trajectories_as_hf(short_answers):
+    from rl.engine.static_decode import StaticCacheWorker
+
+    rollout = RolloutConfig(max_new_tokens=6, env=NUDGE)
+    hf = _trajectories(RolloutWorker(short_answers, DataConfig(), rollout))
+    static = _trajectories(StaticCacheWorker(short_answers, DataConfig(), replace(rollout, backend="static")))
+    assert hf == static
+    assert any(turns > 1 for *_, turns in hf)  # the trajectories did go on past the first turn
+
+
+def test_a_colocated_learner_samples_the_multi_turn_trajectories_a_rollout_worker_samples(short_answers):
+    model_path = short_answers
+    from rl.config import AlgorithmConfig, LearnerConfig
+    from rl.engine.colocated import ColocatedSampling
+    from rl.engine.learner import Learner
+
+    class ColocatedLearner(Learner, ColocatedSampling):
+        pass
+
+    rollout = RolloutConfig(max_new_tokens=6, env=NUDGE)
+    learner = ColocatedLearner(model_path, LearnerConfig(device="cpu"), AlgorithmConfig())
+    learner.attach_sampler(DataConfig(), rollout)
+    prompts = [Prompt("p", messages=(("user", "What is 1 + 3?"),), text=None, reference="4")]
+    ours = learner.generate(prompts, 2, temperature=1.0, seed=5, version=3)
+    theirs = RolloutWorker(model_path, DataConfig(), rollout).generate(prompts, 2, temperature=1.0, seed=5)
+    assert [r.completion_ids for r in ours[0].rollouts] == [r.completion_ids for r in theirs[0].rollouts]
+    assert [r.loss_mask for r in ours[0].rollouts] == [r.loss_mask for r in theirs[0].rollouts]
+    assert all(r.policy_version == 3 for r in ours[0].rollouts)
+    assert any(r.env_info["turns"] > 1 for r in ours[0].rollouts)

@@ -143,11 +143,11 @@ class DataConfig:
         _at_least(self, 1, "max_prompt_tokens")
 
 
-def _plugin_tools() -> set[str]:
-    """Tool names installed packages register (entry point group ``rlvr.tools``)."""
+def _plugins(group: str) -> set[str]:
+    """Names installed packages register under an entry point ``group`` (``rlvr.tools``, ``rlvr.environments``)."""
     from importlib.metadata import entry_points
 
-    return {ep.name for ep in entry_points(group="rlvr.tools")}
+    return {ep.name for ep in entry_points(group=group)}
 
 
 @dataclass(frozen=True)
@@ -164,14 +164,15 @@ class EnvConfig:
     void_turn_filter: bool = False  # SimpleTIR: a trajectory that ends on a turn with neither a call nor an answer leaves the loss
 
     def __post_init__(self) -> None:
-        _registered(self, "name", ENVIRONMENTS)
+        if ":" not in self.name and self.name not in _plugins("rlvr.environments"):  # module:attr plug-ins load at run time
+            _registered(self, "name", ENVIRONMENTS)
         _at_least(self, 1, "max_turns", "max_tool_response_tokens")
         _at_least(self, 0, "max_tool_calls", "max_trajectory_tokens")
         _positive(self, "tool_timeout_s")
         if ENVIRONMENTS.info(self.name).get("needs_tools") and not self.tools:
             raise _invalid("tools", f"must name at least one tool for env {self.name!r} (built-in: {', '.join(TOOLS.names())})")
         for tool in self.tools:
-            if tool not in TOOLS and ":" not in tool and tool not in _plugin_tools():
+            if tool not in TOOLS and ":" not in tool and tool not in _plugins("rlvr.tools"):
                 raise _invalid("tools", f"entries must be registered tools ({', '.join(TOOLS.names())}) or module:function; "
                                         f"got {tool!r}{_did_you_mean(tool, TOOLS.names())}")
 

@@ -73,10 +73,19 @@ class Environment(Protocol):
 
 
 def make_environment(config: Any, tokenizer: Any) -> Environment:
-    """The environment ``config`` (an ``EnvConfig``) names, built for ``tokenizer``."""
+    """The environment ``config`` (an ``EnvConfig``) names, built for ``tokenizer``: a registered name, an
+    entry point of group ``rlvr.environments``, or ``module:attr``."""
     from rl.registries import ENVIRONMENTS
 
-    return ENVIRONMENTS.get(config.name)(config, tokenizer)
+    if config.name in ENVIRONMENTS:
+        return ENVIRONMENTS.get(config.name)(config, tokenizer)
+    from importlib.metadata import entry_points
+
+    from verifiers.registry import import_callable
+
+    plugins = {ep.name: ep for ep in entry_points(group="rlvr.environments")}
+    factory = plugins[config.name].load() if config.name in plugins else import_callable(config.name, what="environment")
+    return factory(config, tokenizer)
 
 
 def declared_tools(config: Any) -> list[dict[str, Any]] | None:
