@@ -1,6 +1,7 @@
 """Table-driven cases for the math verifier: one table per category, negatives and hedges included."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -239,25 +240,26 @@ def test_equivalence(completion, reference, score):
 
 
 ADVERSARIAL = [
-    # (completion, reference, expected score, or "timeout" when it is cut short by the budget)
-    (r"\boxed{9^{9^{9^{9}}}}", "1", "timeout"),
-    (r"\boxed{10^{10^{10^{10}}}}", "1", "timeout"),
-    (r"\boxed{e^{e^{e^{e^{10}}}}}", "0", "timeout"),
+    # (completion, reference, expected score): every one judged (status ok), within 2 s
+    (r"\boxed{9^{9^{9^{9}}}}", "1", 0.0),
+    (r"\boxed{10^{10^{10^{10}}}}", "1", 0.0),
+    (r"\boxed{e^{e^{e^{e^{10}}}}}", "0", 0.0),
     (r"\boxed{10^{10^{10}}}", "100", 0.0),
     (r"\boxed{2^{2^{2^{2^{2}}}}}", "4", 0.0),
     (r"\boxed{2^{100000}+1}", "2^{100000}", 0.0),
     (r"\boxed{9^{9^9} - 9^{9^9}}", "0", 1.0),
     (r"\boxed{" + "(" * 3000 + "1" + ")" * 3000 + "}", "1", 1.0),
     (r"\boxed{" + r"\frac{1}{" * 500 + "2" + "}" * 500 + "}", "2", 1.0),
-    (r"\boxed{" + r"\frac{1}{" * 5000 + "2" + "}" * 5000 + "}", "2", "timeout"),
-    (r"\boxed{100000000!}", "1", "timeout"),
+    (r"\boxed{" + r"\frac{1}{" * 5000 + "2" + "}" * 5000 + "}", "2", 0.0),  # true, but beyond the token budget
+    (r"\boxed{100000000!}", "1", 0.0),
     (r"\boxed{" + "+".join(["1"] * 5000) + "}", "5000", 1.0),
-    (r"\boxed{" + "9" * 5000 + "}", "9", "timeout"),
+    (r"\boxed{" + "9" * 5000 + "}", "9", 0.0),
     (r"\boxed{(x+1)^{100000}}", "x", 0.0),
     (r"\boxed{(x+1)^{100000} - (x+1)^{100000}}", "0", 1.0),
     (r"\boxed{x^{100000} > 2}", "x > 1", 0.0),
+    (r"\boxed{x^{10000} - x^{9999} > 2}", "x > 1", 0.0),  # sympy's solver ran for minutes on it
     (r"\boxed{a^{1000} > b}", "a > b", 0.0),
-    (r"\boxed{e^{e^{e^{10}}} > x}", "x < 1", "timeout"),
+    (r"\boxed{e^{e^{e^{10}}} > x}", "x < 1", 0.0),
     (r"\boxed{" + r"\boxed{" * 2000 + "1" + "}" * 2001, "1", 1.0),
     (" " * 100_000 + "7" + " " * 100_000, "7", 1.0),
     (r"\boxed{1" + " " * 50_000 + "x}", "1", 0.0),  # long inner runs of spaces: no regex may go cubic
@@ -275,10 +277,86 @@ def test_adversarial_inputs_end_quickly(completion, reference, expected):
     start = time.perf_counter()
     verdict = verify_math(completion, reference)
     assert time.perf_counter() - start < 2.0
-    if expected == "timeout":
-        assert (verdict.status, verdict.score) == ("timeout", 0.0), verdict.reason
-    else:
-        assert (verdict.status, verdict.score) == ("ok", expected), verdict.reason
+    assert (verdict.status, verdict.score) == ("ok", expected), verdict.reason
+
+
+# Issue 19's escape hatch: an answer built to exhaust a budget was `timeout`, so masked, so never
+# penalised. Each budget, against small and large references: judged wrong (status ok, score 0),
+# by size where sizes prove it ("they differ"), else because it cannot be checked.
+SIZED, UNCHECKABLE, BEYOND = "they differ", "cannot be checked: judged wrong", "beyond the evaluation budget"
+BUDGET_ANSWERS = [
+    # (answer, what it exhausts, reason against a number reference)
+    (r"10^{10^{100}}", "integer exponent over 10^12", SIZED),
+    (r"-10^{10^{100}}", "the same, negative", SIZED),
+    (r"10^{-10^{100}}", "the same, tiny", SIZED),
+    (r"3 \cdot 10^{10^{100}} + 7", "a sum with one dominant term", SIZED),
+    (r"\sqrt{10^{10^{100}}}", "a root of one", SIZED),
+    (r"|10^{10^{100}}|", "an absolute value of one", SIZED),
+    (r"10^{10^{10^{10}}}", "a tower", SIZED),
+    (r"9^{9^{9^{9}}}", "a tower", SIZED),
+    (r"2^{2^{2^{2^{2^{2}}}}}", "a tower", SIZED),
+    (r"e^{e^{e^{10}}}", "a non-integer exponent over 10^6", SIZED),
+    (r"e^{e^{e^{e^{10}}}}", "a tower too tall to size", UNCHECKABLE),
+    (r"100000000!", "factorial over 5000", SIZED),
+    (r"(10^{100})!", "factorial of a large number", SIZED),
+    (r"(2^{10^{6}})!", "factorial of a huge power (sympy took minutes)", SIZED),
+    (r"\binom{10^{6}}{500000}", "binomial over 20000 digits (sympy took 90 s)", SIZED),
+    (r"\binom{10^{100}}{10^{50}}", "binomial (sympy never returned)", SIZED),
+    (r"10^{10^{100}} - 10^{10^{100}} \cdot 2", "a sum whose size is its dominant term", SIZED),
+    (r"\sin(10^{10^{100}})", "a function of one", UNCHECKABLE),
+    (r"10^{10^{100}} - \frac{10^{10^{100}+1}}{10}", "terms of one size, which may cancel (and do)", UNCHECKABLE),
+    (r"(10^{10^{100}}, 3)", "a tuple holding one", UNCHECKABLE),
+    (r"10^{10^{100}} > 3", "an inequality holding one", UNCHECKABLE),
+    ("9" * 5000, "a number of more than 4000 digits", BEYOND),
+    (r"\frac{1}{" * 5000 + "2" + "}" * 5000, "more than 20000 tokens", BEYOND),
+    ("-" * 700 + "1", "nesting deeper than 600", BEYOND),
+]
+BUDGET_REFERENCES = ["3", "0", "-7/2", "10^{100}", "9^{9^9}", "2^{100000}", "x + 1"]
+
+
+@pytest.mark.parametrize("reference", BUDGET_REFERENCES)
+@pytest.mark.parametrize("answer, budget, reason", BUDGET_ANSWERS, ids=[b for _, b, _ in BUDGET_ANSWERS])
+def test_an_answer_beyond_a_budget_is_judged_wrong(answer, budget, reason, reference):
+    start = time.perf_counter()
+    verdict = verify_math(f"the answer is \\boxed{{{answer}}}", reference)
+    assert time.perf_counter() - start < 2.0
+    assert (verdict.status, verdict.score) == ("ok", 0.0), verdict
+    if reason == SIZED and "x" in reference:
+        reason = UNCHECKABLE  # a size says nothing against a symbolic reference
+    assert reason in verdict.reason, verdict.reason
+
+
+@pytest.mark.parametrize("completion, reference, score", [
+    (r"\boxed{10^{10^{100}} - 10^{10^{100}} + 3}", "3", 1.0),  # oversized parts that cancel leave a value
+    (r"\boxed{\frac{10^{10^{100}}}{10^{10^{100}}}}", "1", 1.0),
+    (r"\boxed{(10^{100})! - (10^{100})!}", "0", 1.0),
+    (r"\boxed{10^{10^{100}} - 10^{10^{100}} + 3}", "4", 0.0),
+    (r"\boxed{\binom{10^{20}}{2}}", "\\frac{10^{20}(10^{20}-1)}{2}", 1.0),  # small binomials stay exact
+    (r"\boxed{\binom{-7}{3}}", "-84", 1.0),
+])
+def test_oversized_parts_that_cancel(completion, reference, score):
+    verdict = verify_math(completion, reference)
+    assert (verdict.status, verdict.score) == ("ok", score), verdict
+
+
+def test_an_answer_as_large_as_the_reference_is_still_unchecked():
+    verdict = verify_math(r"\boxed{(1+10^{-40})^{10^{13}}}", "1")  # size 10^(4e-28): equal to 1 at 20 digits
+    assert (verdict.status, verdict.score) == ("ok", 0.0) and UNCHECKABLE in verdict.reason, verdict
+
+
+def test_a_reference_beyond_the_budget_is_not_judged():
+    assert verify_math(r"\boxed{3}", r"10^{10^{100}}").status == "invalid_reference"
+    assert verify_math(r"\boxed{10^{10^{100}}}", r"10^{10^{100}}").score == 1.0  # the same text
+    assert verify_math(r"\boxed{10^{(10^{100})}}", r"10^{10^{100}}").score == 1.0  # the same value
+
+
+def test_the_cli_judges_a_huge_power_wrong(capsys):
+    from rl.cli.main import main
+
+    code = main(["verify", "--reference", "3", "--json", r"the answer is \boxed{10^{10^{100}}}"])
+    verdict = json.loads(capsys.readouterr().out)
+    assert (verdict["status"], verdict["score"]) == ("ok", 0.0) and code != 2, verdict
+    assert SIZED in verdict["reason"]
 
 
 def test_completion_is_parsed_never_executed(tmp_path):

@@ -11,9 +11,15 @@ docstring lists the conventions). Binary score: 1.0 equivalent, 0.0 not.
     >>> verify_math("It is either 1 or 2.", "1").reason
     'several different answers given for a single-valued reference'
 
-Hard time limits are the caller's: run it through ``verifiers.VerifierPool``
-(what ``rlvr score`` and the RL loop do). In-process, adversarial inputs are cut
-short by the parser's budgets and come back as ``timeout``.
+Budgets: an answer that exhausts one (a number of 5000 digits, nesting 600 deep, a power
+or factorial beyond evaluation such as ``10^{10^{100}}``) is judged wrong, with the reason:
+by size where sizes prove it differs (``verifiers.math_magnitude``), else because it cannot
+be checked. That is a verdict on the completion, never ``timeout``: a masked sample costs
+the policy nothing, so an unjudgeable answer would be a free escape from every penalty.
+``timeout`` is kept for the verifier's own failures (a comparison that recursed too deep,
+an item killed by the pool's deadline) and counted as such. A reference beyond the budget
+is ``invalid_reference``. Hard time limits are the caller's: run it through
+``verifiers.VerifierPool`` (what ``rlvr score`` and the RL loop do).
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from typing import Any
 
 from verifiers.math_equiv import Comparison, equivalent
 from verifiers.math_extract import extract_answer
+from verifiers.math_magnitude import holds_oversized, oversized_reason
 from verifiers.math_normalize import normalize
 from verifiers.math_parse import Text, parse_answer
 from verifiers.math_tokens import BudgetExceeded, ParseError
@@ -50,12 +57,21 @@ def verify_math(completion: str, reference: Any, **fields: Any) -> Verdict:
         return unjudged("invalid_reference", f"cannot parse the reference {reference_text!r}", answer)
     try:
         pred = _parse_or_text(answer)
+    except (BudgetExceeded, RecursionError) as exc:
+        # The completion's doing, so a verdict on it: masking it would let a policy dodge every penalty.
+        why = str(exc) if isinstance(exc, BudgetExceeded) else "nesting too deep"
+        return wrong(answer, f"the answer is beyond the evaluation budget ({why}), so it cannot be checked: judged wrong")
+    if holds_oversized(ref):
+        if pred == ref:
+            return correct(answer, "the same value as the reference")
+        return unjudged("invalid_reference", "reference too large to evaluate", answer)
+    if holds_oversized(pred):
+        return wrong(answer, oversized_reason(pred, ref))
+    try:
         ctx = Comparison(_decimals(reference_text), _decimals(answer) is not None, _significant_digits(answer))
         same, reason = equivalent(pred, ref, ctx)
-    except BudgetExceeded as exc:
-        return unjudged("timeout", f"answer exceeds the evaluation budget: {exc}", answer)
-    except RecursionError:
-        return unjudged("timeout", "answer nested beyond the evaluation budget", answer)
+    except RecursionError:  # within every parse budget, so the verifier's own failure: counted as such
+        return unjudged("timeout", "comparison recursed beyond Python's stack", answer)
     return correct(answer, reason) if same else wrong(answer, reason)
 
 

@@ -155,7 +155,7 @@ class ExprParser:
             return num.divide(numerator, self.group())
         if tok == r"\binom":
             n = self.group()
-            return sympy.binomial(n, self.group())
+            return num.binomial(n, self.group())
         if tok == r"\sqrt":
             if self.peek() == "[":
                 self.take()
