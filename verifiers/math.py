@@ -26,16 +26,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sympy
+
 from verifiers.math_equiv import Comparison, equivalent
-from verifiers.math_extract import extract_answer
+from verifiers.math_extract import extract_answer, part_boxes
 from verifiers.math_magnitude import holds_oversized, oversized_reason
 from verifiers.math_normalize import normalize
-from verifiers.math_parse import Text, parse_answer
+from verifiers.math_parse import Alternatives, Seq, Text, parse_answer
 from verifiers.math_tokens import BudgetExceeded, ParseError
+from verifiers.math_words import same_words
 from verifiers.verdict import Verdict, correct, unjudged, wrong
 
 VERSION = "2"  # bump when a verdict on some input changes; recorded in run manifests
 _DECIMAL_RE = re.compile(r"-?\d*\.(\d+)")
+_INEXACT_RE = re.compile(r"\d*\.\d|\d[eE][-+]?\d")  # 0.693, 1.5e-3: a decimal somewhere in the answer
+# 3,5  12,50  1.234,5  1 234,5 (not 1,234: three digits after a comma group thousands)
+_BARE_DECIMAL_COMMA_RE = re.compile(r"-?\d+,(?!\d{3}\b)\d+|-?\d{1,3}(?:[. ]\d{3})+,\d+")
 _CHOICE_RE = re.compile(r"\(?([A-E])\)\s*(\S.*)")  # "(C) 12", "C) 12"
 
 
@@ -49,12 +55,16 @@ def verify_math(completion: str, reference: Any, **fields: Any) -> Verdict:
     answer = _choice(extracted.text, reference_text)
     if same_text(answer, reference_text):
         return correct(answer, "the same text as the reference")
+    words = same_words(answer, reference_text)
+    if words is not None:
+        return correct(answer, "the same words") if words else wrong(answer, "different words from the reference")
     try:
         ref = _parse_or_text(reference_text)
     except BudgetExceeded as exc:
         return unjudged("invalid_reference", f"reference too large to evaluate: {exc}", answer)
     if isinstance(ref, Text) and "\\" in ref.text:
         return unjudged("invalid_reference", f"cannot parse the reference {reference_text!r}", answer)
+    answer = _decimal_comma(answer, ref)
     try:
         pred = _parse_or_text(answer)
     except (BudgetExceeded, RecursionError) as exc:
@@ -65,10 +75,12 @@ def verify_math(completion: str, reference: Any, **fields: Any) -> Verdict:
         if pred == ref:
             return correct(answer, "the same value as the reference")
         return unjudged("invalid_reference", "reference too large to evaluate", answer)
+    if extracted.source == "boxed" and _several(ref) and not _several(pred):
+        answer, pred = _one_box_per_part(completion, ref, answer, pred)
     if holds_oversized(pred):
         return wrong(answer, oversized_reason(pred, ref))
     try:
-        ctx = Comparison(_decimals(reference_text), _decimals(answer) is not None, _significant_digits(answer))
+        ctx = _comparison(answer, reference_text)
         same, reason = equivalent(pred, ref, ctx)
     except RecursionError:  # within every parse budget, so the verifier's own failure: counted as such
         return unjudged("timeout", "comparison recursed beyond Python's stack", answer)
@@ -108,11 +120,45 @@ def _parse_or_text(text: str):
         return Text(normalize(text))
 
 
-def _decimals(text: str) -> int | None:
-    match = _DECIMAL_RE.fullmatch(normalize(text))
-    return len(match.group(1)) if match else None
+def _several(value) -> bool:
+    """A list, set, tuple, hedge or numbered parts of two items or more (not an interval)."""
+    if isinstance(value, Alternatives):
+        return len(value.items) > 1
+    return isinstance(value, Seq) and len(value.items) > 1 and value.brackets in ("", "{}", "()", "parts")
 
 
-def _significant_digits(text: str) -> int:
-    match = _DECIMAL_RE.fullmatch(normalize(text))
-    return len(match.group(0).lstrip("-").replace(".", "").lstrip("0")) if match else 0
+def _one_box_per_part(completion: str, ref, answer: str, pred):
+    """Against n answers, the completion's last n boxes, when it boxed one per part: "(a) ... \\boxed{5}.
+    (b) ... \\boxed{7}" is 5, 7 (a tuple against a tuple)."""
+    boxes = part_boxes(completion)
+    n = len(ref.items)
+    if not boxes or len(boxes) < n:
+        return answer, pred
+    joined = ", ".join(boxes[-n:])
+    joined = f"({joined})" if isinstance(ref, Seq) and ref.brackets == "()" else joined
+    try:
+        return joined, _parse_or_text(joined)
+    except (BudgetExceeded, RecursionError):
+        return answer, pred
+
+
+def _decimal_comma(answer: str, ref) -> str:
+    """'3,5' against one number is 3.5 (as the list 3, 5 it could only be wrong); '1 234,5' is 1234.5."""
+    text = normalize(answer)
+    if not (isinstance(ref, sympy.Expr) and ref.is_number) or not _BARE_DECIMAL_COMMA_RE.fullmatch(text):
+        return answer
+    return text.replace(".", "").replace(" ", "").replace(",", ".")
+
+
+def _comparison(answer: str, reference: str) -> Comparison:
+    """How the numbers were written: a decimal reference's places, a decimal answer's digits."""
+    pred, ref = normalize(answer), normalize(reference)
+    ref_match, pred_match = _DECIMAL_RE.fullmatch(ref), _DECIMAL_RE.fullmatch(pred)
+    digits = len(pred_match.group(0).lstrip("-").replace(".", "").lstrip("0")) if pred_match else 0
+    return Comparison(
+        ref_decimals=len(ref_match.group(1)) if ref_match else None,
+        pred_is_decimal=pred_match is not None,
+        pred_digits=digits,
+        pred_decimals=len(pred_match.group(1)) if pred_match else 0,
+        pred_inexact=_INEXACT_RE.search(pred) is not None,
+    )

@@ -37,23 +37,27 @@ Conventions (each one a deliberate choice, tested in tests/test_math_verifier.py
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mpmath
 import sympy
 
 from verifiers.math_parse import Alternatives, ClockTime, Percent, Ratio, Relation, Seq, Text, Union
-from verifiers.math_relations import as_set, named_values, relation_matches, sets_equal, value_of
+from verifiers.math_relations import as_set, is_curve, named_values, relation_matches, sets_equal, value_of
 from verifiers.math_sample import CONFIRM_DIGITS, assignments, close, evaluate
 
 FLOAT_DIGITS = 12       # a decimal answer this long is a float print-out of an exact value
 
 
+@dataclass(frozen=True)
 class Comparison:
     """Context of one comparison: how the reference's and the answer's numbers were written."""
 
-    def __init__(self, ref_decimals: int | None = None, pred_is_decimal: bool = False, pred_digits: int = 0):
-        self.ref_decimals = ref_decimals
-        self.pred_is_decimal = pred_is_decimal
-        self.pred_digits = pred_digits  # significant digits of a decimal answer
+    ref_decimals: int | None = None  # places of a decimal reference (0.33: 2), None for an exact one
+    pred_is_decimal: bool = False    # the answer is one decimal number
+    pred_digits: int = 0             # ... with this many significant digits
+    pred_decimals: int = 0           # ... and this many places
+    pred_inexact: bool = False       # a decimal anywhere in the answer (e^{0.693}): an approximation already
 
 
 def equivalent(pred, ref, ctx: Comparison | None = None) -> tuple[bool, str]:
@@ -62,6 +66,8 @@ def equivalent(pred, ref, ctx: Comparison | None = None) -> tuple[bool, str]:
     if isinstance(ref, Text) or isinstance(pred, Text):
         same = _text_key(pred) == _text_key(ref)
         return same, "same text" if same else "text differs from the reference"
+    if _is_parts(ref) or _is_parts(pred):
+        return _verdict(_parts_equal(pred, ref, ctx), "numbered parts")
     pred_names, ref_names = named_values(pred), named_values(ref)
     if pred_names is not None and ref_names is not None:  # "(a, b) = (3, -2)" vs "a = 3, b = -2"
         same = pred_names.keys() == ref_names.keys() and all(_equal(pred_names[k], ref_names[k], ctx) for k in ref_names)
@@ -74,7 +80,7 @@ def equivalent(pred, ref, ctx: Comparison | None = None) -> tuple[bool, str]:
     # "S = \{1, 2, 3\}" against a bare set: the value the equation states.
     if isinstance(pred, Relation) and not isinstance(ref, Relation) and value_of(pred) is not None:
         pred = _collapse(value_of(pred))
-    elif isinstance(ref, Relation) and not isinstance(pred, Relation) and value_of(ref) is not None:
+    elif isinstance(ref, Relation) and not isinstance(pred, Relation) and value_of(ref) is not None and not is_curve(ref):
         ref = _collapse(value_of(ref))
     pred_set, ref_set = as_set(pred), as_set(ref)
     if pred_set is not None and ref_set is not None and not _both_tuples(pred, ref):
@@ -139,6 +145,22 @@ def _is_multi(value) -> bool:
 def _members(value) -> tuple:
     # "x = 1 or x = 2" lists the values 1 and 2.
     return tuple(value_of(i) if isinstance(i, Relation) and value_of(i) is not None else i for i in value.items)
+
+
+def _is_parts(value) -> bool:
+    return isinstance(value, Seq) and value.brackets == "parts"
+
+
+def _parts_equal(pred, ref, ctx: Comparison) -> bool:
+    """Numbered parts are ordered; a reference's bare list is not, so parts answering it need not be."""
+    if not _is_parts(ref):
+        if isinstance(ref, Seq) and ref.brackets in ("", "{}"):
+            return _unordered_equal(pred.items, _members(ref), ctx)
+        ref = Seq(ref.items, "()") if isinstance(ref, Seq) else ref
+        return _ordered_equal(Seq(pred.items, "()"), ref, ctx)
+    if isinstance(pred, Seq) and pred.brackets in ("", "()", "parts"):
+        return _ordered_equal(Seq(pred.items, ""), Seq(ref.items, ""), ctx)
+    return False
 
 
 def _is_matrix(value) -> bool:
@@ -252,27 +274,16 @@ def _numbers_equal(pred: sympy.Expr, ref: sympy.Expr, ctx: Comparison) -> bool:
     a, b = evaluate(pred, {}), evaluate(ref, {})
     if a is None or b is None:
         return False
-    if ctx.ref_decimals is not None and not ctx.pred_is_decimal:
+    if ctx.ref_decimals is not None and not ctx.pred_inexact:
         return abs(a - b) <= 0.5 * mpmath.mpf(10) ** (-ctx.ref_decimals) * (1 + 1e-9)
     if ctx.ref_decimals is None and ctx.pred_is_decimal and ctx.pred_digits >= FLOAT_DIGITS:
-        return _agree_to_float_digits(a, b)
+        return abs(a - b) < mpmath.mpf(10) ** (-ctx.pred_decimals)  # every printed digit right
     if not close(a, b):
         return False
     # Parsed numbers are exact, so agreement must hold far past float noise:
     # 2^(2^-300) and 1 agree to 90 digits and still differ.
     a, b = evaluate(pred, {}, CONFIRM_DIGITS), evaluate(ref, {}, CONFIRM_DIGITS)
     return a is not None and b is not None and close(a, b, mpmath.mpf(10) ** (20 - CONFIRM_DIGITS))
-
-
-def _agree_to_float_digits(a: mpmath.mpc, b: mpmath.mpc) -> bool:
-    """The first FLOAT_DIGITS significant digits agree: the gap is under one unit of the last.
-
-    A truncated print-out (0.666666666666 for 2/3) passes as a rounded one does.
-    """
-    if b == 0:
-        return a == 0
-    unit = mpmath.mpf(10) ** (mpmath.floor(mpmath.log10(abs(b))) - (FLOAT_DIGITS - 1))
-    return abs(a - b) < unit
 
 
 def _functions_equal(pred: sympy.Expr, ref: sympy.Expr, symbols) -> bool:

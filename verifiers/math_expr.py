@@ -116,10 +116,20 @@ class ExprParser:
         return base
 
     def exponent(self) -> sympy.Expr:
-        if self.peek() in ("-", "+"):
-            sign = -1 if self.take() == "-" else 1
-            return sign * self.exponent()
-        return self.atom()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise BudgetExceeded(f"nesting deeper than {MAX_DEPTH}")
+        try:
+            if self.peek() in ("-", "+"):
+                sign = -1 if self.take() == "-" else 1
+                return sign * self.exponent()
+            value = self.atom()
+            if self.peek() in ("^", "**"):  # a^b^c is a^(b^c), as 2**3**2 is 512
+                self.take()
+                return num.power(value, self.exponent())
+            return value
+        finally:
+            self.depth -= 1
 
     def group(self) -> sympy.Expr:
         """A TeX argument: ``{...}`` or a single token (``\\frac12``)."""
@@ -161,7 +171,7 @@ class ExprParser:
                 self.take()
                 index = self.expr(0)
                 self.take("]")
-                return sympy.root(self.group(), index)
+                return num.root(self.group(), index)
             return sympy.sqrt(self.group())
         if tok == r"\begin":
             return self.matrix()

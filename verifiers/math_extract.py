@@ -22,11 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from verifiers.math_normalize import ascii_forms
+from verifiers.math_code import without_code
+from verifiers.math_normalize import ascii_forms, undouble_backslashes
 from verifiers.math_prose import (
     HEDGE_RE,
     MATH_SPAN_RE,
     NUMBER_RE,
+    has_answer_phrase,
     last_line_answer,
     phrase_answer,
     strip_math,
@@ -39,18 +41,27 @@ _GSM8K_RE = re.compile(r"####\s*([^\n]+)")
 # Chat-template tokens that end a turn or start the next (ChatML, Llama 3, Phi, Gemma, DeepSeek,
 # Mistral). Named one by one: <|begin_of_solution|> and the like are markers inside an answer.
 _TURN_TOKENS = (
-    r"<\|(?:im_end|im_start|endoftext|end_of_text|eot_id|eom_id|start_header_id|end|user|assistant|system|return)\|>"
-    r"|<｜(?:end▁of▁sentence|User|Assistant)｜>|</s>|<(?:end|start)_of_turn>"
+    r"<\|(?:im_end|im_start|endoftext|end_of_text|eot_id|eom_id|start_header_id|end|user|assistant|system|return"
+    r"|eot|EOT|eos|end_of_turn|end_of_sentence|END_OF_TURN_TOKEN|START_OF_TURN_TOKEN)\|>"
+    r"|<｜(?:end▁of▁sentence|User|Assistant)｜>|</s>|<(?:end|start)_of_turn>|<eos>|\[/?INST\]"
 )
 _END_OF_TURN_RE = re.compile(_TURN_TOKENS)
 # A hallucinated next turn written as plain text: a line that opens with the user's role ("User:",
 # "Human:", "### Human:"), as base models continue a transcript once the answer is given.
 _PLAIN_TURN_RE = re.compile(r"\n[ \t]*(?:#+[ \t]*)?(?:user|human)[ \t]*:", re.I)
+# A next exercise in few-shot style ("Question:", "### Instruction:"): a next turn only once an
+# answer has been given, since a completion may well restate its problem first.
+_NEXT_EXERCISE_RE = re.compile(r"\n[ \t]*(?:#+[ \t]*)?(?:question|problem|instruction|exercise|q)[ \t]*\d*[ \t]*[:.]", re.I)
 _ROLE_HEADER_RE = re.compile(rf"^\s*(?:{_TURN_TOKENS})\s*(?:assistant|model)?\s*(?:<\|end_header_id\|>)?\s*", re.I)
 # What may stand between boxes that together form one (multi-valued) answer.
 _BOX_GLUE_RE = re.compile(r"\$|\\[\[\]()]|\\q?quad|\\[,;:! ]|\\text(?:rm|bf)?\s*\{\s*(?:or|and|,)?\s*\}|\s")
 _NESTED_BOX_RE = re.compile(r"(?:[\s$]*\\(?:boxed|fbox)\s*\{)+")
 _BOX_LABEL_RE = re.compile(r"(?<![\\A-Za-z])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*(?:\$|\\[(\[])?\s*$")  # "x = \boxed{3}"
+_CORRECTION_RE = re.compile(
+    r"\b(?:actually|wait|instead|mistake|wrong|incorrect|correct(?:ion|ed|ing)|reconsider|re-?check|recompute"
+    r"|on (?:second thought|reflection)|oops|hmm|however|but|not)\b",
+    re.I,
+)
 _BOX_JOINER_RE = re.compile(r"^(?:,|;|or|and|)$", re.I)
 _BLANKS_RE = re.compile(r"[ \t]+")
 _BLANK_LINES_RE = re.compile(r"\n\s*\n\s*")
@@ -94,14 +105,36 @@ def _decimal_points(text: str) -> str:
     return "".join(out)
 
 
-def _extract(completion: str) -> Extracted | None:
+def _clean_region(completion: str) -> tuple[str, bool] | None:
+    """The answer region, code taken out and blanks folded, and whether it ended in code."""
     region = answer_region(end_of_turn(completion))
     if region is None or not region.strip():
         return None
+    region, ends_in_code = without_code(undouble_backslashes(region))
     region = region.replace("\\$", "")  # a currency sign, not a math delimiter
     region = _MARKDOWN_BOLD_RE.sub("", ascii_forms(region))
     # One space for a run of blanks, one blank line for a run of them: no pattern below meets a long run.
-    region = _BLANK_LINES_RE.sub("\n\n", _BLANKS_RE.sub(" ", region))
+    return _BLANK_LINES_RE.sub("\n\n", _BLANKS_RE.sub(" ", region)), ends_in_code
+
+
+def part_boxes(completion: str) -> list[str] | None:
+    """Each box of the completion, in order, when there are several and nothing between them
+    takes one back ("actually", "wait", "instead"...): one box per part of a question."""
+    cleaned = _clean_region(completion)
+    boxes = _boxes(cleaned[0]) if cleaned else []
+    if len(boxes) < 2:
+        return None
+    between = [cleaned[0][a[1]:b[0]] for a, b in zip(boxes, boxes[1:])]
+    if any(_CORRECTION_RE.search(text) for text in between):
+        return None
+    return [content.strip() for _, _, content in boxes]
+
+
+def _extract(completion: str) -> Extracted | None:
+    cleaned = _clean_region(completion)
+    if cleaned is None:
+        return None
+    region, ends_in_code = cleaned
     tags = _ANSWER_TAG_RE.findall(region)
     if tags:
         inner = tags[-1]
@@ -112,7 +145,8 @@ def _extract(completion: str) -> Extracted | None:
         # "\boxed{12} ... #### 13" or "\boxed{7} (or possibly 8)": a second answer makes a hedge.
         others = [a for a in (_gsm8k_answer(region), _hedge_after_last_box(region)) if a and a != boxed]
         return Extracted(" or ".join([boxed, *others]), "boxed")
-    for finder, source in ((phrase_answer, "phrase"), (_gsm8k_answer, "gsm8k"), (last_line_answer, "last_line")):
+    finders = ((phrase_answer, "phrase"), (_gsm8k_answer, "gsm8k"), (last_line_answer, "last_line"))
+    for finder, source in finders[:2] if ends_in_code else finders:  # code's last number is no answer
         text = finder(region)
         if text:
             return Extracted(text, source)
@@ -126,7 +160,11 @@ def end_of_turn(completion: str) -> str:
     end = _END_OF_TURN_RE.search(body)
     body = body[: end.start()] if end else body
     turn = _PLAIN_TURN_RE.search(body)
-    return body[: turn.start()] if turn else body
+    body = body[: turn.start()] if turn else body
+    for exercise in _NEXT_EXERCISE_RE.finditer(body):
+        if _BOX_RE.search(body, 0, exercise.start()) or has_answer_phrase(body[: exercise.start()]):
+            return body[: exercise.start()]
+    return body
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:

@@ -35,6 +35,29 @@ _WRAPPERS_RE = re.compile(
     r"|boldsymbol|bm|mbox|hbox|boxed|fbox|operatorname\*?|rm)\s*\{([^{}]*)\}"
 )
 _FRAC_RE = re.compile(r"\\[dtc]frac")
+# LaTeX as JSON or another tool hands it over: every backslash doubled (\\frac{1}{2}).
+_DOUBLED_COMMAND_RE = re.compile(r"\\\\(?=[A-Za-z]{2})")
+_BACKSLASH_RUN_RE = re.compile(r"\\+")
+# Spacing commands with an argument or a length (\hspace{1mm}, \kern2pt) and the named ones.
+_SPACING_RE = re.compile(
+    r"\\(?:[hv]space|mspace|[hv]?phantom)\*?\s*\{[^{}]*\}|\\(?:m?kern|[hm]skip)\s*-?[\d.]+\s*(?:em|ex|mu|pt|mm|cm|in)"
+    r"|\\(?:neg)?(?:thin|med|thick)space\b|\\(?:enspace|nobreakspace|space)\b"
+)
+_REALS_RE = (  # the reals and their halves, before \mathbb{R} alone
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?\s*(?:\^\s*\{?\s*\+\s*\}?|_\s*\{?\s*(?:\+|>\s*0)\s*\}?)"), r"(0, \\infty)"),
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?\s*(?:\^\s*\{?\s*-\s*\}?|_\s*\{?\s*(?:-|<\s*0)\s*\}?)"), r"(-\\infty, 0)"),
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?\s*_\s*\{\s*(?:\\ge|\\geq|>=)\s*0\s*\}"), r"[0, \\infty)"),
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?"), r"(-\\infty, \\infty)"),
+)
+# ]2, 5[ and [2, 5[: intervals written the French way.
+_REVERSED_INTERVAL_RE = re.compile(r"([\[\]])([^\[\]{}(),]+,[^\[\]{}(),]+)([\[\]])")
+# Whole answers that are sets in words.
+_SET_WORDS = {
+    **dict.fromkeys(("all real numbers", "all reals", "every real number", "the set of all real numbers",
+                     "the real numbers", "all real values"), r"(-\infty, \infty)"),
+    **dict.fromkeys(("the empty set", "empty set", "no solution", "no solutions", "no real solution",
+                     "no real solutions", "there is no solution", "there are no solutions"), r"\{\}"),
+}
 # Digit grouping in LaTeX: 1\,234  1{,}234  12,\!345  45,\! 000  1\ 234.
 _THOUSANDS_GROUP_RE = re.compile(r"(\d)(?:\{,\}|,\{\}|,\\!|,\\,|\\,|\\ |\\!)\s*(?=\d{3}(?!\d))")
 _SPACES_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~")
@@ -86,8 +109,11 @@ def normalize(text: str) -> str:
         text = text.replace(char, latex)
     if not text.isascii():
         text = "".join(_GREEK_LETTERS.get(ch, ch) for ch in text)
+    text = undouble_backslashes(text)
     text = _FRAC_RE.sub(r"\\frac", text)
-    text = re.sub(r"\\mathbb\s*\{?\s*R\s*\}?", r"(-\\infty, \\infty)", text)
+    text = _SPACING_RE.sub(" ", text)
+    for pattern, interval in _REALS_RE:
+        text = pattern.sub(interval, text)
     text = re.sub(r"\\(?:emptyset|varnothing)", r"\\{\\}", text)
     prev = None
     while prev != text:  # nested wrappers: \text{\textbf{5}}
@@ -101,15 +127,71 @@ def normalize(text: str) -> str:
     text = _MIXED_PLAIN_RE.sub(r"\1\\frac{\2}{\3}", text)
     text = _PERCENT_WORD_RE.sub(r"\\%", text)
     text = _clock_24h(text)
-    text = strip_units(text).strip()
+    text = _strip_item_units(text).strip()
     text = " ".join(text.split())
+    text = _SET_WORDS.get(text.lower().rstrip("."), text)
+    text = _REVERSED_INTERVAL_RE.sub(_interval_brackets, text)
     if _THOUSANDS_PLAIN_RE.fullmatch(text):
         text = text.replace(",", "")
     elif _THOUSANDS_SPACED_RE.fullmatch(text):
         text = text.replace(" ", "")
     if _CHOICE_RE.fullmatch(text):
         text = _CHOICE_RE.fullmatch(text).group(1)  # multiple choice: "(C)" is "C"
-    return _NUMBER_WORDS.get(text.lower(), text).strip()
+    return _number_word(text).strip()
+
+
+def undouble_backslashes(text: str) -> str:
+    """'\\\\frac{1}{2}' -> '\\frac{1}{2}' when every backslash is doubled, as JSON-escaped LaTeX arrives.
+
+    A single backslash anywhere (``\\begin{pmatrix}1\\\\2``) means the text is real LaTeX: unchanged.
+    """
+    if not _DOUBLED_COMMAND_RE.search(text) or any(len(run) % 2 for run in _BACKSLASH_RUN_RE.findall(text)):
+        return text
+    return text.replace("\\\\", "\\")
+
+
+def _interval_brackets(match: re.Match) -> str:
+    """']2, 5[' -> '(2, 5)', '[2, 5[' -> '[2, 5)': a bracket turned outwards is open."""
+    left, inner, right = match.groups()
+    if left == "[" and right == "]":
+        return match.group(0)
+    return ("(" if left == "]" else "[") + inner + (")" if right == "[" else "]")
+
+
+_ITEM_SEPARATOR_RE = re.compile(r"[,;]|\b(?:and|or)\b")
+
+
+def _strip_item_units(text: str) -> str:
+    """Units after each item of a list: '3 cm and 4 cm' -> '3 and 4' (only top-level separators split)."""
+    separators = {m.start(): m.end() for m in _ITEM_SEPARATOR_RE.finditer(text)}
+    if not separators:
+        return strip_units(text)
+    pieces, start, depth, i = [], 0, 0, 0
+    while i < len(text):
+        depth += text[i] in "([{"
+        depth -= text[i] in ")]}"
+        if depth == 0 and i in separators:
+            pieces += [_units_off(text[start:i]), text[i:separators[i]]]
+            start = i = separators[i]
+            continue
+        i += 1
+    return "".join(pieces + [_units_off(text[start:])])
+
+
+def _units_off(item: str) -> str:
+    """strip_units, keeping the spaces around the item ('1, 234' must not become '1,234')."""
+    core = item.strip()
+    if not core:
+        return item
+    head, tail = item[: len(item) - len(item.lstrip())], item[len(item.rstrip()):]
+    return head + strip_units(core) + tail
+
+
+def _number_word(text: str) -> str:
+    """'seven' -> '7', 'twenty-five\\%' -> '25\\%'."""
+    word, percent = (text[:-2].strip(), "\\%") if text.endswith("\\%") else (text, "")
+    number = _NUMBER_WORDS.get(word.lower())
+    return number + percent if number else text
 
 
 def _strip_trailing(text: str) -> str:

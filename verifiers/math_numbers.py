@@ -59,6 +59,14 @@ def power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     return base**exponent
 
 
+def root(value: sympy.Expr, index: sympy.Expr) -> sympy.Expr:
+    """\\sqrt[n]{a}: for an odd n and a real number a, the real root (\\sqrt[3]{-8} is -2, as
+    the radical sign means in real analysis); else the principal one, as for a power."""
+    if index.is_Integer and index % 2 == 1 and value.is_number and value.is_extended_negative:
+        return -sympy.root(-value, index)
+    return sympy.root(value, index)
+
+
 def factorial(value: sympy.Expr) -> sympy.Expr:
     if value.is_number and (value.has(Oversized) or _exceeds(value, MAX_FACTORIAL)):
         return OversizedFactorial(value)

@@ -17,6 +17,7 @@ letting sympy grind on an adversarial input.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy
@@ -35,7 +36,7 @@ class Relation:
 @dataclass(frozen=True)
 class Seq:
     items: tuple
-    brackets: str     # "()", "[]", "(]", "[)", "{}" for a set, "" for a bare list
+    brackets: str     # "()", "[]", "(]", "[)", "{}" for a set, "" for a bare list, "parts" for (a) 5, (b) 7
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class Alternatives:
 @dataclass(frozen=True)
 class Union:
     items: tuple
+
+
+@dataclass(frozen=True)
+class Difference:
+    left: object       # \mathbb{R} \setminus \{3\}: a set minus another
+    right: object
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,45 @@ def parse_answer(text: str):
     if r"\pm" in text or r"\mp" in text:
         plus, minus = text.replace(r"\mp", "-").replace(r"\pm", "+"), text.replace(r"\mp", "+").replace(r"\pm", "-")
         return Alternatives((parse_answer(plus), parse_answer(minus)))
+    parts = numbered_parts(text)
+    if parts is not None:
+        return Seq(tuple(parse_answer(p) for p in parts), "parts")
+    named = _WORD_LABEL_RE.fullmatch(text)
+    if named and _is_prose(named.group(1)):  # "\text{Area} = 12": a value named in words
+        return Relation((Label(" ".join(named.group(1).lower().split())), parse_answer(named.group(2))), ("=",))
     return _parse_structure(_drop_redundant_groups(tokenize(text)))
+
+
+# Numbered parts: (a) 5, (b) 7 / a) 5 b) 7 / (i) 5 (ii) 7 / (1) 5; (2) 7 / Part 1: 5, Part 2: 7.
+_PART_MARK_RE = re.compile(r"(?:^|(?<=[\s,;]))(?:part\s*\(?(\w{1,4})\)?\s*[:.)]?|\((\w{1,4})\)|(\w{1,4})\))\s*", re.I)
+_PART_SEQUENCES = ("abcdefgh", ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii"), "12345678")
+_WORD_LABEL_RE = re.compile(r"([A-Za-z][A-Za-z ]*[A-Za-z])\s*=\s*([^=<>]+)")
+
+
+def numbered_parts(text: str) -> list[str] | None:
+    """The answers of numbered parts, in order, when the text is nothing else; None otherwise.
+
+    The marks must run a, b, c... (or i, ii... or 1, 2...) from the very start of the text.
+    """
+    marks = list(_PART_MARK_RE.finditer(text))
+    if len(marks) < 2 or marks[0].start() != 0:
+        return None
+    names = [next(g for g in m.groups() if g is not None).lower() for m in marks]
+    if not any(list(names) == list(seq[: len(names)]) for seq in _PART_SEQUENCES):
+        return None
+    ends = [m.start() for m in marks[1:]] + [len(text)]
+    parts = [re.sub(r"(?:[,;]|\band\b)\s*$", "", text[m.end():end].strip()).strip() for m, end in zip(marks, ends)]
+    return parts if all(parts) else None
+
+
+def _is_prose(words: str) -> bool:
+    """A name in words ('side length', 'Area'), not a product of variables ('xy')."""
+    try:
+        for word in words.split():
+            tokenize(word)
+    except ParseError:
+        return True
+    return False
 
 
 def _drop_redundant_groups(tokens: list[str]) -> list[str]:
@@ -141,6 +186,9 @@ def _parse_structure(tokens: list[str]):
     alternatives = _split_top(tokens, lambda t: t in ("or", r"\lor", r"\vee"))
     if len(alternatives) > 1:
         return Alternatives(tuple(_parse_structure(p) for p in alternatives))
+    difference = _split_top(tokens, lambda t: t in (r"\setminus", "\\backslash"))
+    if len(difference) == 2 and all(difference):
+        return Difference(_parse_structure(difference[0]), _parse_structure(difference[1]))
     union = _split_top(tokens, lambda t: t == r"\cup")
     if len(union) > 1:
         return Union(tuple(_parse_structure(p) for p in union))
@@ -229,8 +277,15 @@ def _label(tokens: list[str]) -> Label | None:
     name = "".join(tokens)
     if tokens[0] in _GEOMETRY_NAMES or tokens[:2] == ["m", r"\angle"]:
         return Label(name)
-    if len(tokens) >= 2 and all(len(t) == 1 and t.isupper() for t in tokens) and len(tokens) <= 4:
-        return Label(name)  # a segment or an angle named by its points: AB, ABC
+    if _points(tokens) or (tokens[0] == tokens[-1] == "|" and _points(tokens[1:-1])):
+        return Label(name)  # a segment or an angle named by its points, or its length: AB, ABC, |AB|
+    if tokens[0] == r"\frac" and tokens[1:2] == ["{"]:  # \frac{AB}{BC}: a ratio of lengths
+        middle = _matching_close(tokens[1:]) + 1
+        if tokens[middle + 1:middle + 2] == ["{"] and _closes_at_end(tokens[middle + 1:]):
+            if _points(tokens[2:middle]) and _points(tokens[middle + 2:-1]):
+                return Label(name)
+    if tokens[0].lstrip("\\") in _TRIG and (_lone_name(tokens[1:]) or (tokens[1:2] == ["("] and _lone_name(tokens[2:-1]))):
+        return Label(name)  # sin(theta) = 1/2 names the value of sin(theta)
     head = _function_name_length(tokens)  # f, f', f^{-1}
     if _lone_name(tokens[:1]) and tokens[head:head + 1] == ["("] and _closes_at_end(tokens[head:]):
         args = _split_top(tokens[head + 1:-1], lambda t: t == ",")
@@ -247,7 +302,15 @@ def _label(tokens: list[str]) -> Label | None:
             return Label(name, tuple(sympy.Symbol("".join(i)) for i in items), "tuple")
         return None
     items = _split_top(tokens, lambda t: t == ":")
-    return Label(name) if len(items) > 1 and all(_lone_name(i) for i in items) else None
+    return Label(name) if len(items) > 1 and all(_lone_name(i) or _points(i) for i in items) else None
+
+
+_TRIG = {"sin", "cos", "tan", "cot", "sec", "csc"}
+
+
+def _points(tokens: list[str]) -> bool:
+    """AB, ABC, ABCD: a segment, angle or polygon named by its points."""
+    return 2 <= len(tokens) <= 4 and all(len(t) == 1 and t.isupper() for t in tokens)
 
 
 def _function_name_length(tokens: list[str]) -> int:

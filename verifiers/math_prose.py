@@ -52,8 +52,17 @@ _MATH_WORDS = {"pi", "infinity", "inf"}
 _WORD_RE = re.compile(r"(?<![\\A-Za-z])(?!(?:sqrt|frac|infty|infinity|arcsin|arccos|arctan|sinh|cosh|tanh|pmatrix|bmatrix|matrix|begin)\b)[A-Za-z]{4,}")
 _EQUALS_RE = re.compile(r"(?<![<>!=])=(?!=)")  # "=", not "<=", ">=", "!=", "=="
 _INEQUALITY_RE = re.compile(r"<|>|!=|\\(?:le|ge|leq|geq|lt|gt|ne|neq)\b")
+_PERCENT_AFTER_RE = re.compile(r"\s*(?:%|percent\b|per\s*cent\b)", re.I)
 _CLAUSE_BREAK_RE = re.compile(r"[,;]\s+(?=\D)|\s+(?:so|thus|hence|therefore)\s+", re.I)
 _SENTENCE_END = ".。．!！?？।॥؟"
+# After the value, a clause that adds no value: ", which is what we wanted", " — hope that helps".
+_CLOSING_CLAUSE_RE = re.compile(
+    r"[,;]\s+(?:which|so|as|since|because|but|hence|thus|therefore|this|that|hope|thanks|let|please|we|i|it)\b"
+    r"|[—–]\s*(?!(?:sin|cos|tan|sqrt|frac|log|ln)\b)[A-Za-z]{3,}",
+    re.I,
+)
+_ANSWER_HEADING_RE = re.compile(r"^[ \t#*]*(?:final\s+)?answer[ \t*]*:?[ \t*]*$", re.I | re.M)
+_DISPLAY_RE = re.compile(r"\s*(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\begin\{(?:equation|align|displaymath)\*?\}(.+?)\\end\{)", re.S)
 _SCRIPT_BOUNDARY_RE = re.compile(r"(?<=[^\x00-\x7f])(?=[\x00-\x7f])|(?<=[\x00-\x7f])(?=[^\x00-\x7f])")
 
 
@@ -89,22 +98,57 @@ def strip_math(text: str) -> str:
     return text.strip("$ ").strip()
 
 
+def has_answer_phrase(text: str) -> bool:
+    return _ANSWER_PHRASE_RE.search(text) is not None
+
+
 def phrase_answer(region: str) -> str | None:
-    """What follows the last answer phrase (the first on its line), to the end of its sentence."""
+    """What follows the last answer phrase (the first on its line), to the end of its sentence;
+    a display block right after it ("Answer:" then ``$$…$$``) is the answer whole."""
     matches = list(_ANSWER_PHRASE_RE.finditer(region))
+    headings = list(_ANSWER_HEADING_RE.finditer(region))
+    heading = headings[-1] if headings else None
+    if heading is not None and (not matches or heading.start() > matches[-1].start()):
+        return _display_or_line(region[heading.end():])  # "**Answer**" alone, the answer below it
     if not matches:
         return None
+    display = _DISPLAY_RE.match(region, matches[-1].start(1))
+    if display:
+        return next(g for g in display.groups() if g is not None).strip() or None
     text = matches[-1].group(1)
     # Minerva: "Final Answer: The final answer is $x$." -> the inner phrase's value.
     while (inner := _ANSWER_PHRASE_RE.match(re.sub(r"^(?:the|our|my)\s+", "", text.strip(), flags=re.I))) is not None:
         text = inner.group(1)
-    text = strip_math(_FILLER_RE.sub("", _end_of_sentence(text).strip())).rstrip(".;: ")
+    return _sentence_value(text)
+
+
+def _sentence_value(text: str) -> str | None:
+    sentence = _trailing_clause_off(_end_of_sentence(text))
+    text = strip_math(_FILLER_RE.sub("", sentence.strip())).rstrip(".;: ")
     subject = _SUBJECT_VERB_RE.fullmatch(text) if "$" not in text and "\\" not in text else None
     if subject and not NUMBER_RE.match(text):
         text = subject.group(1).rstrip(".;: ")
-    return text.rstrip(_SENTENCE_END + ";: ") or None
+    ends = _SENTENCE_END.replace("!", "") if "$" in sentence else _SENTENCE_END  # $5!$ is a factorial
+    return text.rstrip(ends + ";: ") or None
 
 
+def _display_or_line(text: str) -> str | None:
+    display = _DISPLAY_RE.match(text)
+    if display:
+        return next(g for g in display.groups() if g is not None).strip() or None
+    line = text.strip().split("\n", 1)[0]
+    return _sentence_value(line) if line else None
+
+
+def _trailing_clause_off(text: str) -> str:
+    """'42, which is what we wanted' -> '42'; '42 — hope that helps' -> '42' (outside math)."""
+    in_math = False
+    for i, ch in enumerate(text):
+        if ch == "$":
+            in_math = not in_math
+        elif not in_math and ch in ",;—–" and _CLOSING_CLAUSE_RE.match(text, i):
+            return text[:i]
+    return text
 def _end_of_sentence(text: str) -> str:
     line = text.split("\n", 1)[0]
     # A period ends the sentence unless it is a decimal point or inside math.
@@ -116,9 +160,11 @@ def _end_of_sentence(text: str) -> str:
             depth += 1
         elif ch in "})":
             depth -= 1
-        elif ch in _SENTENCE_END and ch not in "!?" and not in_math and depth <= 0:
-            nxt = line[i + 1:i + 2]
-            if not nxt.isdigit():
+        elif ch in _SENTENCE_END and not in_math and depth <= 0:
+            nxt = line[i + 1:i + 3]
+            if ch in "!?" and not re.match(r"\s[A-Z]", nxt):
+                continue  # 5! is a factorial; "42! Hope that helps" ends a sentence
+            if not nxt[:1].isdigit():
                 return line[:i]
     return line
 
@@ -157,10 +203,16 @@ def _answer_in_line(line: str) -> str | None:
         return None
     clause = clauses[-1]
     if _EQUALS_RE.search(clause):
-        numbers = NUMBER_RE.findall(_EQUALS_RE.split(clause)[-1])
+        after = _EQUALS_RE.split(clause)[-1]
+        numbers = list(NUMBER_RE.finditer(after))
         if numbers:
-            return numbers[0]
-    return NUMBER_RE.findall(clause)[-1]
+            return _with_percent(after, numbers[0])
+    return _with_percent(clause, list(NUMBER_RE.finditer(clause))[-1])
+
+
+def _with_percent(text: str, number: re.Match) -> str:
+    """'20 percent' keeps its percent: 20% is 0.2, a bare 20 is not."""
+    return number.group(0) + ("%" if _PERCENT_AFTER_RE.match(text, number.end()) else "")
 
 
 def _trailing_formula(line: str) -> str | None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sympy
 
-from verifiers.math_parse import Alternatives, Label, Relation, Seq, Union
+from verifiers.math_parse import Alternatives, Difference, Label, Relation, Seq, Union
 from verifiers.math_sample import constant_ratio
 
 Equal = Callable[[object, object], bool]
@@ -38,6 +38,20 @@ def value_of(rel: Relation):
         return values[-1]
     numeric = all(isinstance(v, sympy.Expr) and not v.free_symbols for v in values)
     return values[-1] if numeric else None
+
+
+_COORDINATES = {sympy.Symbol(name) for name in ("x", "y", "z", "r", "theta", "t")}
+
+
+def is_curve(rel: Relation) -> bool:
+    """'y = 2x + 1', 'r = 2 cos(theta)': a coordinate in terms of the others, an equation that a bare
+    '2x + 1' does not answer (where 'x = 5' and 'x = -b/(2a)' state a value, and f(x) = 2x + 1 a formula)."""
+    if rel.ops != ("=",) or len(rel.parts) != 2:
+        return False
+    label, value = _label_and_value(rel)
+    if not (isinstance(label, sympy.Symbol) and isinstance(value, sympy.Expr)):
+        return False
+    return label in _COORDINATES and bool(value.free_symbols & (_COORDINATES - {label}))
 
 
 def _label_and_value(rel: Relation):
@@ -96,7 +110,7 @@ def relation_matches(pred, ref, equal: Equal) -> bool:
         return p is not None and r is not None and equal(p, r)
     if isinstance(ref, Relation):
         value = value_of(ref)
-        return value is not None and equal(pred, value)
+        return value is not None and not is_curve(ref) and equal(pred, value)
     value = value_of(pred)
     return value is not None and equal(value, ref)
 
@@ -164,8 +178,14 @@ def as_set(value):
         if isinstance(value, (Union, Alternatives)):
             parts = [as_set(item) for item in value.items]
             return None if any(p is None for p in parts) else sympy.Union(*parts)
+        if isinstance(value, Difference):
+            left, right = as_set(value.left), as_set(value.right)
+            return None if left is None or right is None else sympy.Complement(left, right)
         if isinstance(value, Relation) and any(op != "=" for op in value.ops):
             return _inequality_set(value)
+        if isinstance(value, Seq) and value.brackets == "" and all(_is_inequality(i) for i in value.items):
+            parts = [as_set(item) for item in value.items]  # "x >= 2 and x <= 5": both hold
+            return None if any(p is None for p in parts) else sympy.Intersection(*parts)
     except (TypeError, ValueError, NotImplementedError):  # sympy cannot solve it (sin x > 0): not a set we compare
         return None
     return None
@@ -174,7 +194,14 @@ def as_set(value):
 _RELATIONALS = {"<": sympy.Lt, "<=": sympy.Le, ">": sympy.Gt, ">=": sympy.Ge, "!=": sympy.Ne, "=": sympy.Eq}
 
 
+def _is_inequality(value) -> bool:
+    return isinstance(value, Relation) and all(op != "=" for op in value.ops)
+
+
 def _inequality_set(rel: Relation):
+    # "2 <= f(x) <= 5" describes the values of f(x): the same set as "2 <= y <= 5".
+    parts = [sympy.Symbol(p.name) if isinstance(p, Label) and p.kind == "function" else p for p in rel.parts]
+    rel = Relation(tuple(parts), rel.ops)
     if not all(isinstance(p, sympy.Expr) for p in rel.parts):
         return None
     symbols = set().union(*(p.free_symbols for p in rel.parts))

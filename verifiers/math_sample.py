@@ -11,12 +11,18 @@ import sympy
 
 REL_TOL = 1e-9          # first screen at 30 digits: evaluation noise is far below this
 CONFIRM_DIGITS = 300    # exact numbers that pass the screen must agree to ~280 digits
-# Mixed signs catch |x| vs x and sqrt(x^2) vs x; distinct per variable catch x*y vs x^2.
-_POINTS = ((0.7317, -1.2281, 1.9137, -0.4429), (1.3173, 0.5521, -0.8311, 2.1059), (-1.6127, 0.9433, 0.3671, -2.2741))
+# Symbols are real numbers: points are real, functions take their principal (complex) values
+# where a real input leaves their real domain. Mixed signs catch |x| vs x and sqrt(x^2) vs x;
+# distinct values per variable catch x*y vs x^2; the all-negative row catches rules that hold
+# only for positive numbers (sqrt(x) sqrt(y) = sqrt(xy), (x^a)^b = x^(ab), ln(xy) = ln x + ln y).
+_POINTS = (
+    (0.7317, -1.2281, 1.9137, -0.4429), (1.3173, 0.5521, -0.8311, 2.1059), (-1.6127, 0.9433, 0.3671, -2.2741),
+    (-0.8713, -1.4477, -0.6359, -1.7723),
+)
 
 
 def assignments(symbols) -> list[dict]:
-    """Three points, a distinct value per variable at each."""
+    """Four points, a distinct value per variable at each."""
     ordered = sorted(symbols, key=lambda s: s.name)
     return [{s: sympy.Float(row[i % len(row)] + 0.37 * (i // len(row))) for i, s in enumerate(ordered)} for row in _POINTS]
 
