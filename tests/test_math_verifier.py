@@ -246,15 +246,18 @@ ROUND3 = {
     ],
     "powers: symbols are real": [
         (r"\boxed{(x^2)^{1/2}}", "x", 0.0), (r"\boxed{\sqrt{x^2}}", "|x|", 1.0), (r"\boxed{\ln e^x}", "x", 1.0), (r"\boxed{e^{\ln x}}", "x", 1.0),
-        (r"\boxed{(x^{1/2})^2}", "x", 1.0), (r"\boxed{x^{1/2}x^{1/3}}", "x^{5/6}", 1.0), (r"\boxed{(x^{2})^{3}}", "x^6", 1.0),
+        (r"\boxed{(x^{1/2})^2}", "x", 1.0), (r"\boxed{x^{1/3}x^{1/3}}", "x^{2/3}", 1.0), (r"\boxed{(x^{2})^{3}}", "x^6", 1.0),
         (r"\boxed{\sqrt{x}\sqrt{y}}", r"\sqrt{xy}", 0.0), (r"\boxed{\ln(xy)}", r"\ln x + \ln y", 0.0), (r"\boxed{(x^a)^b}", "x^{ab}", 0.0),
-        (r"\boxed{(xy)^{1/2}}", r"x^{1/2}y^{1/2}", 0.0), (r"\boxed{x^{m}x^{n}}", "x^{m+n}", 1.0), (r"\boxed{(x^3)^{1/3}}", "x", 0.0),
-        (r"\boxed{2^3^2}", "512", 1.0), (r"\boxed{a^{b^c}}", "(a^b)^c", 0.0), (r"\boxed{\sqrt[3]{-8}}", "-2", 1.0), (r"\boxed{(-8)^{1/3}}", "-2", 0.0),
+        (r"\boxed{(xy)^{1/2}}", r"x^{1/2}y^{1/2}", 0.0), (r"\boxed{x^{m}x^{n}}", "x^{m+n}", 1.0), (r"\boxed{(x^3)^{1/3}}", "x", 1.0),
+        (r"\boxed{(x^2)^{1/4}}", r"\sqrt{x}", 0.0), (r"\boxed{x^{2/3}}", r"\sqrt[3]{x^2}", 1.0), (r"\boxed{x^{3/2}}", r"\sqrt[3]{x^2}", 0.0),
+        (r"\boxed{(-1)^{2n}}", "1", 1.0), (r"\boxed{\sin(n\pi)}", "0", 1.0), (r"\boxed{(-1)^{2x}}", "1", 0.0),  # n, m, k are integers
+        (r"\boxed{2^3^2}", "512", 1.0), (r"\boxed{a^{b^c}}", "(a^b)^c", 0.0), (r"\boxed{\sqrt[3]{-8}}", "-2", 1.0), (r"\boxed{(-8)^{1/3}}", "-2", 1.0), (r"\boxed{(-8)^{1/2}}", "-2", 0.0),
     ],
     "equations and parts": [
-        (r"\boxed{2x+1}", "y = 2x + 1", 0.0), (r"\boxed{y = 2x+1}", "2x+1", 1.0), (r"\boxed{2x+1}", "f(x) = 2x + 1", 1.0),
+        (r"\boxed{2x+1}", "y = 2x + 1", 1.0), (r"\boxed{y = 2x+1}", "2x+1", 1.0), (r"\boxed{2x+1}", "f(x) = 2x + 1", 1.0),
+        (r"\boxed{5}", "x + y = 5", 0.0), (r"\boxed{5}", "a + b = 5", 0.0), (r"\boxed{0}", "x^2 - 4 = 0", 0.0),
         (r"\boxed{5}", "x = 5", 1.0), (r"\boxed{4}", "y = 4", 1.0), (r"\boxed{-\frac{b}{2a}}", r"x = -\frac{b}{2a}", 1.0),
-        (r"\boxed{2\cos\theta}", r"r = 2\cos\theta", 0.0), (r"\boxed{25}", "x^2 + y^2 = 25", 0.0),
+        (r"\boxed{2\cos\theta}", r"r = 2\cos\theta", 1.0), (r"\boxed{25}", "x^2 + y^2 = 25", 0.0),
         (r"\boxed{5, 7}", "(a) 5, (b) 7", 1.0), (r"\boxed{7, 5}", "(a) 5, (b) 7", 0.0), ("(a) 7 (b) 5", "(a) 5 (b) 7", 0.0),
         (r"\boxed{5}, \boxed{7}", "(1) 5; (2) 7", 1.0), (r"\boxed{7}, \boxed{5}", "(1) 5; (2) 7", 0.0),
         (r"\boxed{(a)\ 5,\ (b)\ 7}", "5, 7", 1.0), (r"\boxed{5, 7}", r"\text{(i) } 5 \text{ (ii) } 7", 1.0),
@@ -273,6 +276,16 @@ def test_round_three_classes(completion, reference, score):
         assert verdict.status == "no_answer", verdict
     else:
         assert (verdict.status, verdict.score) == ("ok", score), verdict
+
+
+@pytest.mark.parametrize("completion, reference, real, positive", [
+    (r"\boxed{(x^a)^b}", "x^{ab}", 0.0, 1.0), (r"\boxed{\sqrt{x}\sqrt{y}}", r"\sqrt{xy}", 0.0, 1.0),
+    (r"\boxed{\ln(ab)}", r"\ln a + \ln b", 0.0, 1.0), (r"\boxed{|x|}", "x", 0.0, 1.0), (r"\boxed{x^2}", "x", 0.0, 0.0),
+])
+def test_a_sample_may_say_its_symbols_are_positive(completion, reference, real, positive):
+    assert verify_math(completion, reference).score == real
+    assert verify_math(completion, reference, symbols="positive").score == positive
+    assert verify_math(completion, reference, symbols="complex").status == "invalid_reference"
 
 
 # Formats of real model outputs (issue 13): each with a case that must match and one that must not.
@@ -431,7 +444,7 @@ BUDGET_ANSWERS = [
     (r"10^{10^{100}} - \frac{10^{10^{100}+1}}{10}", "terms of one size, which may cancel (and do)", UNCHECKABLE),
     (r"(10^{10^{100}}, 3)", "a tuple holding one", UNCHECKABLE),
     (r"10^{10^{100}} > 3", "an inequality holding one", UNCHECKABLE),
-    ("9" * 5000, "a number of more than 4000 digits", BEYOND),
+    ("9" * 25_000, "a number of more than 20000 digits", BEYOND),
     (r"\frac{1}{" * 5000 + "2" + "}" * 5000, "more than 20000 tokens", BEYOND),
     ("-" * 700 + "1", "nesting deeper than 600", BEYOND),
 ]

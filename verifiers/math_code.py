@@ -19,17 +19,20 @@ _LANGUAGES = {
     "python", "py", "python3", "c", "cpp", "c++", "java", "javascript", "js", "typescript", "ts", "go", "rust",
     "ruby", "bash", "sh", "shell", "r", "julia", "matlab", "octave", "sql", "haskell", "kotlin", "swift",
     "csharp", "cs", "c#", "php", "perl", "scala", "lua", "pascal", "fortran",
+    "output", "stdout", "console",  # a program's output, written by the model itself: nothing ran
 }
 # Lines that can only be code: no maths or prose line reads like these (and ends in ";", below).
 _CODE_LINE_RE = re.compile(
-    r"^[ \t]*(?:def\s+\w+\s*\(.*\)\s*(?:->.*)?:"
+    r"^[ \t]*(?:def\s+\w+\s*\([^\n]*:"
     r"|(?:import|from)\s+[\w.]+(?:\s+import\s+[\w*., ]+)?(?:\s+as\s+\w+)?"
     r"|return(?:\s+[^$\\\n]*)?|print\s*\(.*\)|for\s+\w+(?:\s*,\s*\w+)*\s+in\s+[^$\\\n:]+:"
     r"|#include\s*<.*>|(?:int|void|long|double)\s+main\s*\(.*|(?:let|const|var)\s+\w+\s*=.*"
     r"|(?:console\.log|System\.out\.print\w*|printf|puts)\s*\(.*|(?:std::)?cout\s*<<.*)[ \t]*$",
     re.M,
 )
-_ASSIGNMENT_RE = re.compile(r"^\s*[A-Za-z_]\w+(?:\[[^\]]*\])?\s*[-+*/]?=\s*[^=\s]")  # answer = 42, total += x
+# Near a line that can only be code, these are code too: an assignment (answer = 42, total += x),
+# a bare call with a comment (solve()  # returns 45).
+_NEAR_CODE_RE = re.compile(r"^\s*(?:[A-Za-z_]\w+(?:\[[^\]]*\])?\s*[-+*/]?=\s*[^=\s]|[A-Za-z_][\w.]*\(.*\)\s*(?:#.*)?$)")
 _NEAR = 3  # lines
 
 
@@ -51,10 +54,25 @@ def without_code(region: str) -> tuple[str, bool]:
     if not code_lines:
         return "\n".join(lines), ends_in_code
     drop = set(code_lines)
-    drop |= {i for i, line in enumerate(lines) if _ASSIGNMENT_RE.match(line) and any(abs(i - j) <= _NEAR for j in code_lines)}
+    drop |= {i for i, line in enumerate(lines) if _NEAR_CODE_RE.match(line) and any(abs(i - j) <= _NEAR for j in code_lines)}
+    drop |= _indented_blocks(lines, drop)
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     kept = [line for i, line in enumerate(lines) if i not in drop]
     return "\n".join(kept), ends_in_code or last in drop
+
+
+def _indented_blocks(lines: list[str], code: set[int]) -> set[int]:
+    """The lines of a Markdown code block (indented four spaces or more) that holds code."""
+    out: set[int] = set()
+    block: list[int] = []
+    for i, line in enumerate([*lines, ""]):
+        if line.startswith(("    ", "\t")) and line.strip():
+            block.append(i)
+            continue
+        if block and code & set(block):
+            out |= set(block)
+        block = []
+    return out
 
 
 def is_code_line(line: str) -> bool:

@@ -43,10 +43,12 @@ import mpmath
 import sympy
 
 from verifiers.math_parse import Alternatives, ClockTime, Percent, Ratio, Relation, Seq, Text, Union
-from verifiers.math_relations import as_set, is_curve, named_values, relation_matches, sets_equal, value_of
+from verifiers.math_relations import as_set, named_values, relation_matches, sets_equal, value_of
 from verifiers.math_sample import CONFIRM_DIGITS, assignments, close, evaluate
 
 FLOAT_DIGITS = 12       # a decimal answer this long is a float print-out of an exact value
+DOUBLE_DIGITS = 16      # ... and this long, a double's print-out (repr gives 16 or 17 digits)
+DOUBLE_NOISE = 1e-15    # a few units in a double's last place: rounding noise of a computation
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class Comparison:
     pred_digits: int = 0             # ... with this many significant digits
     pred_decimals: int = 0           # ... and this many places
     pred_inexact: bool = False       # a decimal anywhere in the answer (e^{0.693}): an approximation already
+    positive: bool = False           # the sample's symbols are positive (its field symbols: positive)
 
 
 def equivalent(pred, ref, ctx: Comparison | None = None) -> tuple[bool, str]:
@@ -80,11 +83,15 @@ def equivalent(pred, ref, ctx: Comparison | None = None) -> tuple[bool, str]:
     # "S = \{1, 2, 3\}" against a bare set: the value the equation states.
     if isinstance(pred, Relation) and not isinstance(ref, Relation) and value_of(pred) is not None:
         pred = _collapse(value_of(pred))
-    elif isinstance(ref, Relation) and not isinstance(pred, Relation) and value_of(ref) is not None and not is_curve(ref):
+    elif isinstance(ref, Relation) and not isinstance(pred, Relation) and value_of(ref) is not None:
         ref = _collapse(value_of(ref))
     pred_set, ref_set = as_set(pred), as_set(ref)
     if pred_set is not None and ref_set is not None and not _both_tuples(pred, ref):
         return _verdict(sets_equal(pred_set, ref_set), "set of reals")
+    if _is_multi(ref) and _is_bracketed_list(pred):
+        pred = Seq(pred.items, "")  # [1, 2, 3] against the list 1, 2, 3: its items, as listed
+    elif _is_multi(pred) and _is_bracketed_list(ref) and isinstance(pred, Seq) and pred.brackets == "":
+        return _verdict(_ordered_equal(Seq(pred.items, "()"), ref, ctx), "tuple")
     if _is_multi(pred) and not _is_multi(ref):
         return False, "several different answers given for a single-valued reference"
     if _is_multi(ref):
@@ -147,18 +154,24 @@ def _members(value) -> tuple:
     return tuple(value_of(i) if isinstance(i, Relation) and value_of(i) is not None else i for i in value.items)
 
 
+def _is_bracketed_list(value) -> bool:
+    """(1, 2, 3) or [1, 2, 3]: three items or more, so no interval."""
+    return isinstance(value, Seq) and value.brackets in ("()", "[]") and len(value.items) >= 3
+
+
 def _is_parts(value) -> bool:
     return isinstance(value, Seq) and value.brackets == "parts"
 
 
 def _parts_equal(pred, ref, ctx: Comparison) -> bool:
-    """Numbered parts are ordered; a reference's bare list is not, so parts answering it need not be."""
+    """Numbered parts are ordered, on either side: a reference listing the answers of parts in
+    order ("\\frac12, 4") is not matched by the parts answered the other way round."""
     if not _is_parts(ref):
-        if isinstance(ref, Seq) and ref.brackets in ("", "{}"):
-            return _unordered_equal(pred.items, _members(ref), ctx)
-        ref = Seq(ref.items, "()") if isinstance(ref, Seq) else ref
-        return _ordered_equal(Seq(pred.items, "()"), ref, ctx)
-    if isinstance(pred, Seq) and pred.brackets in ("", "()", "parts"):
+        if isinstance(ref, Seq) and ref.brackets == "{}":
+            return _unordered_equal(pred.items, ref.items, ctx)  # a set stays a set
+        ref = Seq(_members(ref), "") if isinstance(ref, Seq) else ref
+        return _ordered_equal(Seq(pred.items, ""), ref, ctx)
+    if isinstance(pred, Seq) and pred.brackets in ("", "()", "[]", "parts"):
         return _ordered_equal(Seq(pred.items, ""), Seq(ref.items, ""), ctx)
     return False
 
@@ -177,7 +190,13 @@ def _alphabetical_tuple(names: dict) -> Seq:
 
 
 def _text_key(value) -> str:
-    text = value.text if isinstance(value, Text) else str(value)
+    if isinstance(value, Text):
+        text = value.text
+    else:
+        try:
+            text = str(value)
+        except ValueError:  # Python will not print an integer of more than 4300 digits: no text either
+            return "\0"
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
@@ -260,10 +279,12 @@ def _equal(pred, ref, ctx: Comparison) -> bool:
     if not symbols:
         return _numbers_equal(pred, ref, ctx)
     # Distinct values per variable: X+1 and x+1 differ, sin^2 x + cos^2 x and 1 agree.
-    return _functions_equal(pred, ref, symbols)
+    return _functions_equal(pred, ref, symbols, ctx.positive)
 
 
 def _numbers_equal(pred: sympy.Expr, ref: sympy.Expr, ctx: Comparison) -> bool:
+    if (pred == 0 and ref.is_zero is False) or (ref == 0 and pred.is_zero is False):
+        return False  # 10^{-10^{10}} is tiny, not 0 (its value underflows every tolerance)
     if ctx.ref_decimals is None:
         difference = pred - ref  # exact where terms cancel: 2^100000 + 1 vs 2^100000 differ by 1
         if difference.is_Rational:
@@ -280,15 +301,17 @@ def _numbers_equal(pred: sympy.Expr, ref: sympy.Expr, ctx: Comparison) -> bool:
         return abs(a - b) < mpmath.mpf(10) ** (-ctx.pred_decimals)  # every printed digit right
     if not close(a, b):
         return False
+    if ctx.pred_is_decimal and ctx.pred_digits >= DOUBLE_DIGITS and abs(a - b) <= DOUBLE_NOISE * abs(b):
+        return True  # 0.30000000000000004: a double's print-out, off by its rounding noise
     # Parsed numbers are exact, so agreement must hold far past float noise:
     # 2^(2^-300) and 1 agree to 90 digits and still differ.
     a, b = evaluate(pred, {}, CONFIRM_DIGITS), evaluate(ref, {}, CONFIRM_DIGITS)
     return a is not None and b is not None and close(a, b, mpmath.mpf(10) ** (20 - CONFIRM_DIGITS))
 
 
-def _functions_equal(pred: sympy.Expr, ref: sympy.Expr, symbols) -> bool:
+def _functions_equal(pred: sympy.Expr, ref: sympy.Expr, symbols, positive: bool = False) -> bool:
     agreed = 0
-    for point in assignments(symbols):
+    for point in assignments(symbols, positive):
         a, b = evaluate(pred, point), evaluate(ref, point)
         if a is None or b is None:
             continue

@@ -28,7 +28,7 @@ from verifiers.math_prose import (
     HEDGE_RE,
     MATH_SPAN_RE,
     NUMBER_RE,
-    has_answer_phrase,
+    answer_phrase_at,
     last_line_answer,
     phrase_answer,
     strip_math,
@@ -62,6 +62,15 @@ _CORRECTION_RE = re.compile(
     r"|on (?:second thought|reflection)|oops|hmm|however|but|not)\b",
     re.I,
 )
+# A line opening a numbered part: (a), b), (ii), (2), Part 1, **Part (b):**
+_PART_MARK_RE = re.compile(r"^[ \t*#]*(?:\(?[a-h]\)|\((?:i{1,3}|iv|v|vi{1,3}|\d{1,2})\)|part\s*\(?\w{1,3}\)?\s*[:.)])", re.I | re.M)
+_CUT_OFF_RE = re.compile(
+    r"\b(?:the|a|an|of|to|and|or|but|with|for|that|which|whose|is|are|was|were|be|in|on|by|as|than|if|so|because"
+    r"|we|it|has|have|need|must|will|can|from|at|into|per)[ \t]*\Z",
+    re.I,
+)
+_LAST_SENTENCE_RE = re.compile(r"(?:^|[.!?。]\s|\n)([^.!?。\n]*)\Z")
+_LATER_GUESS_RE = re.compile(r"\b(?:(?:might|may|could)\s+(?:actually\s+)?be|maybe|perhaps|possibly)\s+\$?(-?\d[\d.,/]*\d|-?\d)", re.I)
 _BOX_JOINER_RE = re.compile(r"^(?:,|;|or|and|)$", re.I)
 _BLANKS_RE = re.compile(r"[ \t]+")
 _BLANK_LINES_RE = re.compile(r"\n\s*\n\s*")
@@ -117,9 +126,23 @@ def _clean_region(completion: str) -> tuple[str, bool] | None:
     return _BLANK_LINES_RE.sub("\n\n", _BLANKS_RE.sub(" ", region)), ends_in_code
 
 
-def part_boxes(completion: str) -> list[str] | None:
+def _cut_off(region: str) -> bool:
+    """A completion cut off mid-sentence: it ends on a word such as "is" or "the", or in a sentence
+    of four words or more with neither a number nor maths in it ("... and the green balls number")."""
+    text = region.rstrip()
+    if not text or text[-1] in ".!?。$}])" or text[-1].isdigit():
+        return False
+    if _CUT_OFF_RE.search(text):
+        return True
+    last = _LAST_SENTENCE_RE.search(text)
+    fragment = last.group(1) if last else ""
+    return len(fragment.split()) >= 4 and not re.search(r"[\d$\\]", fragment)
+
+
+def part_boxes(completion: str) -> tuple[list[str], bool] | None:
     """Each box of the completion, in order, when there are several and nothing between them
-    takes one back ("actually", "wait", "instead"...): one box per part of a question."""
+    takes one back ("actually", "wait", "instead"...): one box per part of a question; and
+    whether the completion numbers its parts ((a), (b) / Part 1, Part 2), which orders them."""
     cleaned = _clean_region(completion)
     boxes = _boxes(cleaned[0]) if cleaned else []
     if len(boxes) < 2:
@@ -127,7 +150,18 @@ def part_boxes(completion: str) -> list[str] | None:
     between = [cleaned[0][a[1]:b[0]] for a, b in zip(boxes, boxes[1:])]
     if any(_CORRECTION_RE.search(text) for text in between):
         return None
-    return [content.strip() for _, _, content in boxes]
+    return [content.strip() for _, _, content in boxes], len(_PART_MARK_RE.findall(cleaned[0])) >= 2
+
+
+def sentence_values(completion: str) -> tuple[list[str], bool] | None:
+    """The numbers of the last line that states any, in order: "The width is 4 m and the length is 9 m." """
+    cleaned = _clean_region(completion)
+    lines = [line.replace("$", " ") for line in cleaned[0].splitlines()] if cleaned else []
+    for line in reversed(lines):
+        numbers = NUMBER_RE.findall(line)
+        if numbers:
+            return numbers, False
+    return None
 
 
 def _extract(completion: str) -> Extracted | None:
@@ -146,7 +180,8 @@ def _extract(completion: str) -> Extracted | None:
         others = [a for a in (_gsm8k_answer(region), _hedge_after_last_box(region)) if a and a != boxed]
         return Extracted(" or ".join([boxed, *others]), "boxed")
     finders = ((phrase_answer, "phrase"), (_gsm8k_answer, "gsm8k"), (last_line_answer, "last_line"))
-    for finder, source in finders[:2] if ends_in_code else finders:  # code's last number is no answer
+    # Code's last number is no answer, nor is that of a completion cut off mid-sentence ("... whose first digit is").
+    for finder, source in finders[:2] if ends_in_code or _cut_off(region) else finders:
         text = finder(region)
         if text:
             return Extracted(text, source)
@@ -161,10 +196,9 @@ def end_of_turn(completion: str) -> str:
     body = body[: end.start()] if end else body
     turn = _PLAIN_TURN_RE.search(body)
     body = body[: turn.start()] if turn else body
-    for exercise in _NEXT_EXERCISE_RE.finditer(body):
-        if _BOX_RE.search(body, 0, exercise.start()) or has_answer_phrase(body[: exercise.start()]):
-            return body[: exercise.start()]
-    return body
+    starts = [m.start() for m in (_BOX_RE.search(body), answer_phrase_at(body)) if m is not None]
+    exercise = _NEXT_EXERCISE_RE.search(body, min(starts)) if starts else None  # one pass: no rescan per marker
+    return body[: exercise.start()] if exercise else body
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
@@ -258,9 +292,10 @@ def _connector(between: str) -> str | None:
 
 def _hedge_after_last_box(region: str) -> str | None:
     end = _boxes(region)[-1][1]
-    tail = region[end:].split("\n\n", 1)[0]
+    tail, _, later = region[end:].partition("\n\n")
     if not HEDGE_RE.search(tail):
-        return None
+        # Further on, only a value offered outright as another answer: "... it might be 13".
+        return " or ".join(_LATER_GUESS_RE.findall(later)) or None
     candidates = [next(g for g in m.groups() if g is not None) for m in MATH_SPAN_RE.finditer(tail)]
     candidates += NUMBER_RE.findall(MATH_SPAN_RE.sub(" ", tail))
     return " or ".join(c.strip() for c in candidates) or None

@@ -30,10 +30,14 @@ _DROP = [
     r"\^\s*\{\s*\\circ\s*\}", r"\^\s*\\circ", r"\\circ", r"\\degree",
 ]
 _DROP_RE = re.compile("|".join(_DROP))
-_WRAPPERS_RE = re.compile(
-    r"\\(?:text|textnormal|textbf|textit|textrm|textsf|textup|texttt|emph|mathrm|mathbf|mathit|mathsf|mathtt"
-    r"|boldsymbol|bm|mbox|hbox|boxed|fbox|operatorname\*?|rm)\s*\{([^{}]*)\}"
+# Wrappers whose content is the value: \text{5}, \mathbf{-\tfrac{5}{2}} (braces inside and all).
+_BRACE_TOKEN_RE = re.compile(
+    r"(?P<wrapper>\\(?:text|textnormal|textbf|textit|textrm|textsf|textup|texttt|emph|mathrm|mathbf|mathit|mathsf"
+    r"|mathtt|boldsymbol|bm|mbox|hbox|boxed|fbox|operatorname\*?|rm)\s*\{)|\\[{}]|[{}]"
 )
+# 0.\overline{3}, 0.1\overline{6}, 0.\dot{3}: repeating decimals, as the fractions they are.
+_REPEATING_RE = re.compile(r"(-?)(?<!\d)(\d*)\.(\d*)\\(?:overline|dot|bar)\s*\{?(\d+)\}?")  # (?<!\d): linear
+_DECIMAL_BRACE_COMMA_RE = re.compile(r"(\d)\{,\}(\d{1,2})(?!\d)")  # 2{,}5: three digits would group thousands
 _FRAC_RE = re.compile(r"\\[dtc]frac")
 # LaTeX as JSON or another tool hands it over: every backslash doubled (\\frac{1}{2}).
 _DOUBLED_COMMAND_RE = re.compile(r"\\\\(?=[A-Za-z]{2})")
@@ -115,9 +119,9 @@ def normalize(text: str) -> str:
     for pattern, interval in _REALS_RE:
         text = pattern.sub(interval, text)
     text = re.sub(r"\\(?:emptyset|varnothing)", r"\\{\\}", text)
-    prev = None
-    while prev != text:  # nested wrappers: \text{\textbf{5}}
-        prev, text = text, _WRAPPERS_RE.sub(lambda m: f" {m.group(1)} ", text)
+    text = _unwrap(text)
+    text = _REPEATING_RE.sub(_repeating_fraction, text)
+    text = _DECIMAL_BRACE_COMMA_RE.sub(r"\1.\2", text)
     text = _drop_clause(text)
     text = _THOUSANDS_GROUP_RE.sub(r"\1", text)
     text = _DROP_RE.sub("", text)
@@ -138,6 +142,36 @@ def normalize(text: str) -> str:
     if _CHOICE_RE.fullmatch(text):
         text = _CHOICE_RE.fullmatch(text).group(1)  # multiple choice: "(C)" is "C"
     return _number_word(text).strip()
+
+
+def _unwrap(text: str) -> str:
+    """Wrappers off, nested ones too (\\text{\\textbf{5}}), in one pass: a loop of regex passes
+    is quadratic in the nesting depth."""
+    if "{" not in text:
+        return text
+    out, stack, last = [], [], 0
+    for match in _BRACE_TOKEN_RE.finditer(text):
+        out.append(text[last:match.start()])
+        last, token = match.end(), match.group()
+        if match.group("wrapper"):
+            stack.append(True)
+            out.append(" ")
+        elif token == "{":
+            stack.append(False)
+            out.append(token)
+        elif token == "}":
+            out.append(" " if stack and stack.pop() else token)
+        else:
+            out.append(token)  # \{ and \}: set braces
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _repeating_fraction(match: re.Match) -> str:
+    """0.1\\overline{6} -> \\frac{15}{90}: (digits with one period - digits without) / (10^fixed (10^period - 1))."""
+    sign, whole, fixed, period = match.groups()
+    numerator = int(whole + fixed + period or "0") - int(whole + fixed or "0")
+    return f"{sign}\\frac{{{numerator}}}{{{10 ** len(fixed) * (10 ** len(period) - 1)}}}"
 
 
 def undouble_backslashes(text: str) -> str:

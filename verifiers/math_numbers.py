@@ -21,7 +21,7 @@ import sympy
 
 from verifiers.math_tokens import BudgetExceeded
 
-MAX_NUMBER_DIGITS = 4000  # Python refuses int(str) beyond 4300 digits anyway
+MAX_NUMBER_DIGITS = 20_000  # a literal this long is read exactly (by halves: Python's int() stops at 4300)
 MAX_EXACT_DIGITS = 20_000  # exact integer results beyond this stay unevaluated (HugePower)
 MAX_EXPONENT = 10**6  # beyond this (10**12 for integers) a power is not evaluated at all
 MAX_FACTORIAL = 5000  # 5000! has 16,326 digits: the largest exact factorial worth computing
@@ -32,8 +32,17 @@ def number(text: str) -> sympy.Expr:
         raise BudgetExceeded(f"a number of {len(text)} digits, over the budget of {MAX_NUMBER_DIGITS}")
     if "e" in text.lower():
         mantissa, _, exponent = text.lower().partition("e")
-        return sympy.Rational(mantissa) * sympy.Integer(10) ** int(exponent)
-    return sympy.Rational(text) if "." in text else sympy.Integer(text)
+        return number(mantissa) * sympy.Integer(10) ** int(exponent)
+    whole, _, fraction = text.partition(".")
+    return sympy.Rational(_integer(whole + fraction), 10 ** len(fraction))
+
+
+def _integer(digits: str) -> int:
+    """int(digits) past Python's 4300-digit guard, by halves that each stay under it."""
+    if len(digits) <= 4000:
+        return int(digits or "0")
+    half = len(digits) // 2
+    return _integer(digits[:-half]) * 10**half + _integer(digits[-half:])
 
 
 def divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
@@ -43,6 +52,8 @@ def divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
 def power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     if not isinstance(base, sympy.Expr) or not isinstance(exponent, sympy.Expr):
         return base**exponent  # matrices
+    if _odd_root(base, exponent):
+        return real_power(base, exponent)
     if not (base.is_number and exponent.is_number):
         return base**exponent  # x^{10^{100}} is evaluated at sample points, where it is cheap
     if exponent.has(Oversized) or (base.has(Oversized) and not exponent.is_Integer):
@@ -60,11 +71,21 @@ def power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
 
 
 def root(value: sympy.Expr, index: sympy.Expr) -> sympy.Expr:
-    """\\sqrt[n]{a}: for an odd n and a real number a, the real root (\\sqrt[3]{-8} is -2, as
-    the radical sign means in real analysis); else the principal one, as for a power."""
-    if index.is_Integer and index % 2 == 1 and value.is_number and value.is_extended_negative:
-        return -sympy.root(-value, index)
-    return sympy.root(value, index)
+    """\\sqrt[n]{a}: a^(1/n), so a real root for an odd n (\\sqrt[3]{-8} is -2), principal for an even one."""
+    return power(value, 1 / index) if index.is_Integer and index != 0 else sympy.root(value, index)
+
+
+def real_power(base: sympy.Expr, exponent: sympy.Rational) -> sympy.Expr:
+    """a^(p/q) for an odd q as real analysis reads it: sign(a)^p |a|^(p/q) ((-8)^(1/3) = -2,
+    x^(2/3) = cbrt(x^2) for every real x). Symbols are real (``verifiers.math_equiv``)."""
+    return sympy.sign(base) ** exponent.p * sympy.Abs(base) ** exponent
+
+
+def _odd_root(base: sympy.Expr, exponent: sympy.Expr) -> bool:
+    """A rational exponent with an odd denominator over a real base (a number or a real symbol)."""
+    if not (exponent.is_Rational and exponent.q % 2 == 1 and exponent.q > 1) or base.has(Oversized, sympy.I):
+        return False
+    return base.is_extended_real is not False and not base.is_Matrix
 
 
 def factorial(value: sympy.Expr) -> sympy.Expr:
@@ -111,6 +132,9 @@ class HugePower(sympy.Function):
     automatic simplification never expands it, evaluated in floating point on demand."""
 
     nargs = 2
+
+    def _eval_is_zero(self):
+        return False if self.args[0] != 0 else None
 
     def _eval_evalf(self, prec):
         base, exponent = self.args

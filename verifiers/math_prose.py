@@ -19,7 +19,7 @@ import unicodedata
 _PHRASES = {  # answer phrases by language
     "en": r"(?:final\s+answer|the\s+answer|answer|(?:correct|right)\s+(?:option|choice)|answer\s+choice)"
           r"\s*(?:is|:|=|\bwould\s+be\b|\bshould\s+be\b)\s*:?",
-    "zh": r"(?:最终答案|最后答案|答案|答)\s*(?:是|为|為|:|：)\s*[:：]?",
+    "zh": r"(?:最终答案|最后答案|答案|答|故选|应选)\s*(?:是|为|為|:|：)\s*[:：]?",
     "ja": r"(?:答え|解答)\s*(?:は|:|：)",
     "ko": r"(?:정답|답)\s*(?:은|는|:)",
     "fr": r"r[ée]ponse\s*(?:finale\s*)?(?:est|:)\s*:?",
@@ -57,10 +57,15 @@ _CLAUSE_BREAK_RE = re.compile(r"[,;]\s+(?=\D)|\s+(?:so|thus|hence|therefore)\s+"
 _SENTENCE_END = ".。．!！?？।॥؟"
 # After the value, a clause that adds no value: ", which is what we wanted", " — hope that helps".
 _CLOSING_CLAUSE_RE = re.compile(
-    r"[,;]\s+(?:which|so|as|since|because|but|hence|thus|therefore|this|that|hope|thanks|let|please|we|i|it)\b"
+    r"[,;]\s+(?:which|so|as|since|because|but|hence|thus|therefore|this|that|hope|thanks|let|please|we|i|it|not)\b"
     r"|[—–]\s*(?!(?:sin|cos|tan|sqrt|frac|log|ln)\b)[A-Za-z]{3,}",
     re.I,
 )
+# Words naming one maths span that closes the sentence: "an increase of $20\%$" (not "not $5$", "even $k$").
+_NAMED_MATH_RE = re.compile(
+    r"(?!(?:not|never|no)\b)(?:[A-Za-z]+\s+){0,5}(?:of|is|be|equals|to|at|about|approximately|exactly|by)\s+\$([^$]+)\$", re.I
+)
+_CHOICE_LINE_RE = re.compile(r"(?:the\s+)?(?:correct\s+)?(?:option|choice)\s*:?\s*\(?([A-E])\)?", re.I)
 _ANSWER_HEADING_RE = re.compile(r"^[ \t#*]*(?:final\s+)?answer[ \t*]*:?[ \t*]*$", re.I | re.M)
 _DISPLAY_RE = re.compile(r"\s*(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\begin\{(?:equation|align|displaymath)\*?\}(.+?)\\end\{)", re.S)
 _SCRIPT_BOUNDARY_RE = re.compile(r"(?<=[^\x00-\x7f])(?=[\x00-\x7f])|(?<=[\x00-\x7f])(?=[^\x00-\x7f])")
@@ -98,8 +103,9 @@ def strip_math(text: str) -> str:
     return text.strip("$ ").strip()
 
 
-def has_answer_phrase(text: str) -> bool:
-    return _ANSWER_PHRASE_RE.search(text) is not None
+def answer_phrase_at(text: str) -> re.Match | None:
+    """The first answer phrase of the text, if any."""
+    return _ANSWER_PHRASE_RE.search(text)
 
 
 def phrase_answer(region: str) -> str | None:
@@ -124,6 +130,9 @@ def phrase_answer(region: str) -> str | None:
 
 def _sentence_value(text: str) -> str | None:
     sentence = _trailing_clause_off(_end_of_sentence(text))
+    named = _NAMED_MATH_RE.fullmatch(sentence.strip())
+    if named:
+        return named.group(1).strip()  # "an increase of $20\%$": the maths the words name
     text = strip_math(_FILLER_RE.sub("", sentence.strip())).rstrip(".;: ")
     subject = _SUBJECT_VERB_RE.fullmatch(text) if "$" not in text and "\\" not in text else None
     if subject and not NUMBER_RE.match(text):
@@ -180,6 +189,9 @@ def last_line_answer(region: str) -> str | None:
 
 def _answer_in_line(line: str) -> str | None:
     stripped = line.rstrip(_SENTENCE_END).strip()
+    letter = _CHOICE_LINE_RE.fullmatch(stripped)
+    if letter:
+        return letter.group(1)  # "Option B"
     spans = [next(g for g in m.groups() if g is not None) for m in MATH_SPAN_RE.finditer(stripped)]
     prose = MATH_SPAN_RE.sub(" ", stripped)
     if not _WORD_RE.search(prose) and _BARE_ANSWER_RE.match(stripped):

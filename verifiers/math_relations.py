@@ -40,20 +40,6 @@ def value_of(rel: Relation):
     return values[-1] if numeric else None
 
 
-_COORDINATES = {sympy.Symbol(name) for name in ("x", "y", "z", "r", "theta", "t")}
-
-
-def is_curve(rel: Relation) -> bool:
-    """'y = 2x + 1', 'r = 2 cos(theta)': a coordinate in terms of the others, an equation that a bare
-    '2x + 1' does not answer (where 'x = 5' and 'x = -b/(2a)' state a value, and f(x) = 2x + 1 a formula)."""
-    if rel.ops != ("=",) or len(rel.parts) != 2:
-        return False
-    label, value = _label_and_value(rel)
-    if not (isinstance(label, sympy.Symbol) and isinstance(value, sympy.Expr)):
-        return False
-    return label in _COORDINATES and bool(value.free_symbols & (_COORDINATES - {label}))
-
-
 def _label_and_value(rel: Relation):
     """(label, value) of a two-sided equation with a label on one side, else (None, None)."""
     left, right = rel.parts
@@ -110,7 +96,7 @@ def relation_matches(pred, ref, equal: Equal) -> bool:
         return p is not None and r is not None and equal(p, r)
     if isinstance(ref, Relation):
         value = value_of(ref)
-        return value is not None and not is_curve(ref) and equal(pred, value)
+        return value is not None and equal(pred, value)
     value = value_of(pred)
     return value is not None and equal(value, ref)
 

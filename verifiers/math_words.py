@@ -17,15 +17,17 @@ from verifiers.math_tokens import ParseError, split_word
 _PHRASE_RE = re.compile(r"[A-Za-z][A-Za-z' .-]*")
 _TEXT_COMMAND_RE = re.compile(r"^\W*\\(?:text\w*|mathrm|mbox|emph)\s*\{")
 _ANSWER_WORDS = {"yes", "no", "odd", "all", "any", "none", "both", "neither", "true", "false", "nil"}
+_WINNER_RE = re.compile(r" (?:wins|will win|can win|has a winning strategy|is the winner|can force a win|should win)$")
 _ARTICLES_RE = re.compile(r"\b(?:a|an|the)\b")
 
 
 def same_words(answer: str, reference: str) -> bool | None:
-    """Whether two word answers are the same words; None when either is not a word answer."""
+    """Whether two word answers are the same words; None when either is not a word answer.
+    "Bob wins" answers "Bob" (who wins?); "Bob loses" does not."""
     keys = [_key(text) for text in (answer, reference)]
     if None in keys or not (_says_words(answer) or _says_words(reference)):
         return None
-    return keys[0] == keys[1]
+    return keys[0] == keys[1] or _WINNER_RE.sub("", keys[0]) == keys[1]
 
 
 def _key(text: str) -> str | None:
