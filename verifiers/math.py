@@ -38,7 +38,7 @@ from verifiers.math_tokens import BudgetExceeded, ParseError
 from verifiers.math_words import same_words
 from verifiers.verdict import Verdict, correct, unjudged, wrong
 
-VERSION = "2"  # bump when a verdict on some input changes; recorded in run manifests
+VERSION = "3"  # bump when a verdict on some input changes; recorded in run manifests
 _DECIMAL_RE = re.compile(r"-?\d*\.(\d+)")
 _INEXACT_RE = re.compile(r"\.\d|\d[eE][-+]?\d")  # 0.693, 1.5e-3: a decimal somewhere in the answer
 # 3,5  12,50  1.234,5  1 234,5 (not 1,234: three digits after a comma group thousands)

@@ -2,38 +2,60 @@
 
 Conventions (each one a deliberate choice, tested in tests/test_math_verifier.py):
 - Text that is the same after normalisation is the same answer, before any parsing
-  (``verifiers.math``): ``even $k$`` and ``\\text{even } k``.
+  (``verifiers.math``): ``even $k$`` and ``\\text{even } k``. Answers in words compare as words,
+  without case, articles or text commands (``\\text{an Ellipse}`` is ``ellipse``, ``Yes`` is
+  ``yes``; ``verifiers.math_words``); "no solution" and "the empty set" are ``\\emptyset``.
 - Numbers compare exactly: rationals by value, other numbers to ~280 significant digits (parsed numbers are exact).
-  A decimal *reference* with d places is matched by an exact answer that rounds
-  to it (``1/3`` for ``0.33``); a short decimal *answer* is never rounded up to an
-  exact reference (``3.14`` is not ``\\pi``, ``0.333`` is not ``1/3``). A decimal answer
-  written to float precision (12 or more significant digits, all but the last agreeing)
-  is the exact value: ``0.142857142857143`` is ``1/7``, ``1.7320508075688772`` is ``\\sqrt3``.
-  ``exact \\approx decimal`` means its exact part, on either side.
-- Symbolic expressions must use the same variables (``X`` is not ``x``) and agree
-  at several mixed-sign points, complex values included (``|x|`` is not ``x``).
-- An equation states a value only when one side is a label: a lone variable (``x = 3``),
-  a function (``g(x) = 3x-1``), a tuple or ratio of variables (``(a,b) = (2,5)``,
-  ``m:n = 3:8``), a geometric name (``\\angle ABC = 38^\\circ``, ``AB = 5``), or when it is
-  all numbers (``3 + 4 = 7``). ``2a - b = 0`` is a condition: a bare ``0`` does not match it.
+  A decimal *reference* with d places is matched by an exact answer that rounds to it (``1/3``
+  for ``0.33``), not by one that holds a decimal itself (``e^{0.693}`` is not ``2.00``: it is an
+  approximation already); a short decimal *answer* is never rounded up to an exact reference
+  (``3.14`` is not ``\\pi``). A decimal answer of 12 or more significant digits is a print-out of
+  the exact value when every digit it prints is right (the gap under one unit of its last place:
+  ``0.142857142857143`` is ``1/7``, ``0.142857142857999`` is not), and one of 16 or more, a double's
+  print-out, when it is off by rounding noise only (``0.30000000000000004`` is ``0.3``).
+  ``0.\\overline{3}`` is ``1/3``. ``exact \\approx decimal`` means its exact part, on either side.
+  An angle in degrees is compared in radians against a reference with pi (``30^\\circ``, ``\\pi/6``).
+- Symbols are real numbers of either sign (``|x|`` is not ``x``, ``\\sqrt{x^2}`` is ``|x|``,
+  ``\\ln e^x`` is ``x``), unless the sample's ``symbols`` field says ``positive``. Functions take
+  their principal values where a real input leaves their real domain, so a rule that holds only
+  for positive numbers is no identity (``\\sqrt x\\sqrt y`` is not ``\\sqrt{xy}``, ``(x^a)^b`` is not
+  ``x^{ab}``, ``\\ln(ab)`` is not ``\\ln a + \\ln b``: sampled at an all-negative point too);
+  a power with an odd denominator of a real base is real (``(-8)^{1/3} = \\sqrt[3]{-8} = -2``,
+  ``x^{2/3} = \\sqrt[3]{x^2}``); ``n``, ``m`` and ``k`` are integers (``(-1)^{2n} = 1``); ``a^b^c`` is
+  ``a^{(b^c)}``. Expressions must use the same variables (``X`` is not ``x``) and agree at
+  four points (``verifiers.math_sample``).
+- An equation states a value only when one side is a label: a lone variable (``x = 3``,
+  ``y = 2x + 3``: a bare ``2x + 3`` answers it), a function (``g(x) = 3x-1``), a tuple or ratio
+  of variables (``(a,b) = (2,5)``, ``m:n = 3:8``), a geometric name (``\\angle ABC = 38^\\circ``,
+  ``|AB| = 5``, ``AB:BC = 2:3``), a value of a function (``\\sin\\theta = 1/2``), a name in words
+  (``\\text{Area} = 12``), or when it is all numbers (``3 + 4 = 7``). An equation that is a
+  condition (``2a - b = 0``, ``x + y = 5``) is not matched by a bare value.
   Equations match equations that differ by a non-zero factor or by swapped sides, and
   ``y = 3x-1`` matches ``g(x) = 3x-1`` (one function, two names for its value).
 - Inequalities, intervals and unions compare as sets of reals; inequalities in several
-  variables match up to a positive factor (``a > b`` is ``b < a``, not ``a < b``).
-- Sets and bare lists ("1, 2", "1; 2") are unordered; tuples and vectors are ordered.
-  Named values match by name (``x = 1, y = -2`` is ``(x, y) = (1, -2)``) and, against a
-  plain tuple, in the alphabetical order of their names (``y = 2, x = 3`` is ``(3, 2)``).
+  variables match up to a positive factor (``a > b`` is ``b < a``, not ``a < b``). A range as
+  an inequality of a function value (``f(x) \\ge 2``) is the set it describes; inequalities
+  joined by "and" hold together; ``]2, 5[`` is ``(2, 5)``; ``\\mathbb{R} \\setminus \\{3\\}`` is ``x \\ne 3``.
+- Sets and bare lists ("1, 2", "1; 2", "2 or 3") are unordered; tuples and vectors are ordered;
+  ``[1, 2, 3]`` (three items or more) is a list. Named values match by name (``x = 1, y = -2``
+  is ``(x, y) = (1, -2)``) and, against a plain tuple, in the alphabetical order of their names
+  (``y = 2, x = 3`` is ``(3, 2)``); indexed names of roots (``x_1 = 2, x_2 = 3``) are a set.
+  Numbered parts (``(a) 5, (b) 7``, ``Part 1: 5``, boxes under such marks) are ordered,
+  against a bare list too: its order is the parts'.
 - Ratios ``a:b`` match proportional ratios (``6:16`` is ``3:8``) and, with two terms,
   the number ``a/b``. ``h:mm`` (two-digit minutes) is a time of day; ``8:34 PM`` is ``20:34``.
-- A percentage ``p%`` matches ``p%``, ``p`` and ``p/100``.
+- A percentage ``p%`` (or "p percent", "twenty-five percent") matches ``p%``, ``p`` and ``p/100``;
+  a bare ``p`` does not match ``p/100``.
 - Digit grouping: ``1,234``, ``1{,}234``, ``12,\\!345``, ``1\\,234`` and ``1 250 000`` are one number.
-  Decimal comma: ``3,5`` is 3.5 only in a completion written in a language that uses the
-  decimal comma (French, Spanish, German, Portuguese, Italian, Russian: its answer phrase,
-  its common words or Cyrillic script; ``verifiers.math_extract``), and never inside brackets;
-  elsewhere ``3,5`` is the list 3, 5. (Labels that depend on this are policy cases.)
-- A multiple-choice answer ``(C) 12`` is ``C`` against a letter reference, else ``12``.
-- Several answers ("1 or 2", ``\\pm 2``, two different boxes) never match a
-  single-valued reference.
+  Decimal comma: ``3,5`` is 3.5 in a completion written in a language that uses the
+  decimal comma (French, Spanish, German, Portuguese, Italian, Russian; ``verifiers.math_extract``),
+  never inside brackets; ``2{,}5`` (one or two digits after) is 2.5 anywhere; and a bare ``3,5``
+  (no space) against a single-number reference is 3.5 (as the list 3, 5 it could only be wrong),
+  unless the completion states 3 and 5 on their own ("the roots are 3 and 5"). ``3, 5`` is a list.
+- A multiple-choice answer ``(C) 12`` or ``option C: 12`` is ``C`` against a letter reference, else ``12``.
+- Several answers ("1 or 2", ``\\pm 2``, two different boxes) never match a single-valued
+  reference. Against n values, the last n boxes (one per part, nothing taking one back between
+  them) or the n numbers of the closing sentence ("3 apples and 4 pears") are the answer.
 """
 from __future__ import annotations
 

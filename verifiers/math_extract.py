@@ -1,15 +1,22 @@
 """Find the final answer in a model's completion.
 
 The completion ends at its first end-of-turn token (``<|im_end|>``, ``<|endoftext|>``,
-``</s>``, …) or at a line opening a next turn in plain text (``User:``, ``Human:``): what a
-model writes after it, a hallucinated next turn, is not its answer. Order of precedence, each looked for in the text after the last ``</think>``
+``</s>``, ``<|eot_id|>``, ``[INST]``, ``<eos>``, ``<|END_OF_TURN_TOKEN|>``, …), at a line opening
+a next turn in plain text (``User:``, ``Human:``), or, once an answer has been given, at a next
+exercise in few-shot style (``Question:``, ``### Instruction:``): what a model writes after it,
+a hallucinated next turn, is not its answer. LaTeX with every backslash doubled (as JSON hands
+it over) is read undoubled. Program code is taken out first (``verifiers.math_code``): code
+is no answer, and a completion that ends in code, or is cut off mid-sentence, gets no
+last-line answer. Order of precedence, each looked for in the text after the last ``</think>``
 (a completion that opens ``<think>`` and never closes it has no answer):
 
 1. the last ``<answer>…</answer>``;
 2. the last ``\\boxed{…}`` / ``\\fbox{…}`` — boxes joined only by "or", "and", commas,
    semicolons or display-math breaks are all kept, so a guess list stays a guess list
    and ``\\boxed{-3} \\text{ and } \\boxed{2}`` is the list ``-3, 2``;
-3. the last answer phrase, in English or another language (``verifiers.math_prose``);
+3. the last answer phrase, in English or another language (``verifiers.math_prose``), to the
+   end of its sentence less a closing clause (", which is what we wanted", " — hope that helps"),
+   or the display block that follows "Answer:";
 4. GSM8K's ``#### n``;
 5. the last line: the whole of it if it is a bare answer, else the maths closing it,
    else the number its last clause states (unless it hedges between several).
