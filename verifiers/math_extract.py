@@ -102,8 +102,9 @@ def answer_region(completion: str) -> str | None:
 
 
 def extract_answer(completion: str) -> Extracted | None:
-    found = _extract(completion)
-    if found is None or not uses_decimal_comma(end_of_turn(completion)):
+    turn = end_of_turn(completion)
+    found = _extract(turn)
+    if found is None or not uses_decimal_comma(turn):
         return found
     return Extracted(_decimal_points(found.text), found.source)  # "Réponse : 3,5" is 3.5
 
@@ -122,7 +123,8 @@ def _decimal_points(text: str) -> str:
 
 
 def _clean_region(completion: str) -> tuple[str, bool] | None:
-    """The answer region, code taken out and blanks folded, and whether it ended in code."""
+    """The answer region, code taken out and blanks folded, and whether it ended in code.
+    (end_of_turn is idempotent: a completion already cut passes through unchanged.)"""
     region = answer_region(end_of_turn(completion))
     if region is None or not region.strip():
         return None
@@ -203,6 +205,8 @@ def end_of_turn(completion: str) -> str:
     body = body[: end.start()] if end else body
     turn = _PLAIN_TURN_RE.search(body)
     body = body[: turn.start()] if turn else body
+    if not _NEXT_EXERCISE_RE.search(body):
+        return body  # the common case: no marker, no answer search
     starts = [m.start() for m in (_BOX_RE.search(body), answer_phrase_at(body)) if m is not None]
     exercise = _NEXT_EXERCISE_RE.search(body, min(starts)) if starts else None  # one pass: no rescan per marker
     return body[: exercise.start()] if exercise else body
