@@ -236,4 +236,24 @@ def _linear_set(f: sympy.Expr, op: str, x: sympy.Symbol):
 def sets_equal(a, b) -> bool:
     if a == b:
         return True
+    edges = _edges(a), _edges(b)
+    if None not in edges and edges[0] != edges[1]:
+        return False  # different end points: no need for sympy's Complement (~15 ms a call)
     return sympy.Complement(a, b) is sympy.S.EmptySet and sympy.Complement(b, a) is sympy.S.EmptySet
+
+
+def _edges(value) -> list | None:
+    """The set's end points and isolated points, rounded, as a sorted list; None when not all numeric."""
+    if isinstance(value, sympy.Interval):
+        points = [value.start, value.end]
+    elif isinstance(value, sympy.FiniteSet):
+        points = list(value.args)
+    elif isinstance(value, sympy.Union):
+        parts = [_edges(part) for part in value.args]
+        return None if any(p is None for p in parts) else sorted(x for p in parts for x in p)
+    else:
+        return None
+    try:
+        return sorted(round(float(p), 9) if p.is_finite else float(p) for p in points)
+    except (TypeError, ValueError):
+        return None
