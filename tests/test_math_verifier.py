@@ -447,6 +447,9 @@ BUDGET_ANSWERS = [
     ("9" * 25_000, "a number of more than 20000 digits", BEYOND),
     (r"\frac{1}{" * 5000 + "2" + "}" * 5000, "more than 20000 tokens", BEYOND),
     ("-" * 700 + "1", "nesting deeper than 600", BEYOND),
+    (", ".join(["1"] * 300), "a list of more than 256 items", BEYOND),
+    (r" \cup ".join(f"({i}, {i}.5)" for i in range(20)), "a union of more than 16 sets (sympy: 3 s for 64)", BEYOND),
+    ("+".join(f"a_{{{i}}}" for i in range(50)), "more than 40 variables", BEYOND),
 ]
 BUDGET_REFERENCES = ["3", "0", "-7/2", "10^{100}", "9^{9^9}", "2^{100000}", "x + 1"]
 

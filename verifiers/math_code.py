@@ -54,7 +54,8 @@ def without_code(region: str) -> tuple[str, bool]:
     if not code_lines:
         return "\n".join(lines), ends_in_code
     drop = set(code_lines)
-    drop |= {i for i, line in enumerate(lines) if _NEAR_CODE_RE.match(line) and any(abs(i - j) <= _NEAR for j in code_lines)}
+    near = {j + d for j in code_lines for d in range(-_NEAR, _NEAR + 1)}
+    drop |= {i for i in near if 0 <= i < len(lines) and _NEAR_CODE_RE.match(lines[i])}
     drop |= _indented_blocks(lines, drop)
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     kept = [line for i, line in enumerate(lines) if i not in drop]

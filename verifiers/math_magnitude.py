@@ -12,12 +12,11 @@ log10 = 10^(10^10), which it holds. Where even that is out of reach the size is 
 """
 from __future__ import annotations
 
-import dataclasses
-
 import mpmath
 import sympy
 
 from verifiers.math_numbers import Oversized, OversizedBinomial, OversizedFactorial, OversizedPower
+from verifiers.math_parse import sympy_values
 from verifiers.math_sample import evaluate
 
 _DIGITS = 30
@@ -152,13 +151,7 @@ def _positive(expr: sympy.Expr) -> bool:
 
 def holds_oversized(value) -> bool:
     """Whether a parsed answer (a sympy value, or a record of them) holds an Oversized number."""
-    if isinstance(value, sympy.Basic):
-        return value.has(Oversized)
-    if dataclasses.is_dataclass(value):
-        return any(holds_oversized(getattr(value, f.name)) for f in dataclasses.fields(value))
-    if isinstance(value, tuple):
-        return any(holds_oversized(v) for v in value)
-    return False
+    return any(v.has(Oversized) for v in sympy_values(value))
 
 
 def oversized_reason(pred, ref) -> str:

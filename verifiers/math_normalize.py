@@ -170,6 +170,8 @@ def _unwrap(text: str) -> str:
 def _repeating_fraction(match: re.Match) -> str:
     """0.1\\overline{6} -> \\frac{15}{90}: (digits with one period - digits without) / (10^fixed (10^period - 1))."""
     sign, whole, fixed, period = match.groups()
+    if len(whole) + len(fixed) + len(period) > 1000:
+        return match.group(0)  # no exact fraction for that: left for the parser, which refuses it
     numerator = int(whole + fixed + period or "0") - int(whole + fixed or "0")
     return f"{sign}\\frac{{{numerator}}}{{{10 ** len(fixed) * (10 ** len(period) - 1)}}}"
 

@@ -83,7 +83,10 @@ def real_power(base: sympy.Expr, exponent: sympy.Rational) -> sympy.Expr:
 
 def _odd_root(base: sympy.Expr, exponent: sympy.Expr) -> bool:
     """A rational exponent with an odd denominator over a real base (a number or a real symbol)."""
-    if not (exponent.is_Rational and exponent.q % 2 == 1 and exponent.q > 1) or base.has(Oversized, sympy.I):
+    if not (exponent.is_Rational and exponent.q % 2 == 1 and exponent.q > 1):
+        return False
+    # Not over another real root: sign(b) and |b| each hold b, so nesting them doubles the tree per level.
+    if base.has(Oversized, sympy.I, sympy.sign):
         return False
     return base.is_extended_real is not False and not base.is_Matrix
 

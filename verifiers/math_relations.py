@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import sympy
 
-from verifiers.math_parse import Alternatives, Difference, Label, Relation, Seq, Union
+from verifiers.math_parse import MAX_UNION, Alternatives, Difference, Label, Relation, Seq, Union
 from verifiers.math_sample import constant_ratio
 
 Equal = Callable[[object, object], bool]
@@ -162,6 +162,8 @@ def as_set(value):
             items = value.items
             return sympy.FiniteSet(*items) if all(isinstance(i, sympy.Rational) for i in items) else None
         if isinstance(value, (Union, Alternatives)):
+            if len(value.items) > MAX_UNION:
+                return None  # "x = 1 or ... or x = 40": a hedge to compare item by item, not a union to build
             parts = [as_set(item) for item in value.items]
             return None if any(p is None for p in parts) else sympy.Union(*parts)
         if isinstance(value, Difference):
@@ -169,7 +171,7 @@ def as_set(value):
             return None if left is None or right is None else sympy.Complement(left, right)
         if isinstance(value, Relation) and any(op != "=" for op in value.ops):
             return _inequality_set(value)
-        if isinstance(value, Seq) and value.brackets == "" and all(_is_inequality(i) for i in value.items):
+        if isinstance(value, Seq) and value.brackets == "" and len(value.items) <= MAX_UNION and all(_is_inequality(i) for i in value.items):
             parts = [as_set(item) for item in value.items]  # "x >= 2 and x <= 5": both hold
             return None if any(p is None for p in parts) else sympy.Intersection(*parts)
     except (TypeError, ValueError, NotImplementedError):  # sympy cannot solve it (sin x > 0): not a set we compare
