@@ -11,15 +11,18 @@ docstring lists the conventions). Binary score: 1.0 equivalent, 0.0 not.
     >>> verify_math("It is either 1 or 2.", "1").reason
     'several different answers given for a single-valued reference'
 
-Budgets: an answer that exhausts one (a number of 5000 digits, nesting 600 deep, a power
-or factorial beyond evaluation such as ``10^{10^{100}}``) is judged wrong, with the reason:
-by size where sizes prove it differs (``verifiers.math_magnitude``), else because it cannot
-be checked. That is a verdict on the completion, never ``timeout``: a masked sample costs
-the policy nothing, so an unjudgeable answer would be a free escape from every penalty.
-``timeout`` is kept for the verifier's own failures (a comparison that recursed too deep,
-an item killed by the pool's deadline) and counted as such. A reference beyond the budget
-is ``invalid_reference``. Hard time limits are the caller's: run it through
-``verifiers.VerifierPool`` (what ``rlvr score`` and the RL loop do).
+Budgets, each tested with answers built to exhaust it: 20,000 tokens, nesting 600 deep, a
+literal of 20,000 digits, 256 items to a list, 16 sets to a union, 40 variables (parser);
+a power whose integer exponent passes 10^12 or whose other exponent passes 10^6, a
+factorial past 5000, a binomial past 20,000 digits (kept as opaque ``Oversized`` numbers,
+``verifiers.math_numbers``). An answer that exhausts one is judged wrong (status ok, score
+0), with the reason: by size where sizes prove it differs (``10^{10^{100}}`` against 3,
+``verifiers.math_magnitude``), else because it cannot be checked. That is a verdict on the
+completion, never ``timeout``: a masked sample costs the policy nothing, so an unjudgeable
+answer would be a free escape from every penalty. ``timeout`` is kept for the verifier's own
+failures (a comparison that recursed too deep, an item killed by the pool's deadline) and
+counted as such. A reference beyond a budget is ``invalid_reference``. Hard time limits are
+the caller's: run it through ``verifiers.VerifierPool`` (what ``rlvr score`` and the RL loop do).
 """
 from __future__ import annotations
 

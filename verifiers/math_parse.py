@@ -10,10 +10,13 @@ a single expression are small frozen records:
     Percent  50\\%                       Text    an answer that is not mathematics
     Label    the named side of g(x) = 3x-1, (a, b) = (2, 5), m:n = 3:8, \\angle ABC = 38
     Ratio    3:8                        ClockTime  20:34 (8:34 PM is normalised to it)
+    Difference  \\mathbb{R} \\setminus \\{3\\}  Seq(..., "parts")  (a) 5, (b) 7: numbered parts
 
-Work is bounded: nesting depth, token count and the size of exact integer
-powers and factorials are capped, raising ``BudgetExceeded`` early instead of
-letting sympy grind on an adversarial input.
+Work is bounded: nesting depth, token count, literal length, list and union sizes and the
+number of variables are capped, raising ``BudgetExceeded`` early instead of letting sympy
+grind on an adversarial input; powers, factorials and binomials too large to evaluate stay
+opaque ``Oversized`` numbers (``verifiers.math_numbers``). ``verifiers.math`` judges an answer
+that meets either wrong.
 """
 from __future__ import annotations
 
