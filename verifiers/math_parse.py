@@ -121,7 +121,7 @@ def _parse_answer(text: str):
     parts = numbered_parts(text)
     if parts is not None:
         return Seq(tuple(parse_answer(p) for p in parts), "parts")
-    named = _WORD_LABEL_RE.fullmatch(text)
+    named = _WORD_LABEL_RE.fullmatch(text) if "=" in text else None
     if named and _is_prose(named.group(1)):  # "\text{Area} = 12": a value named in words
         return Relation((Label(" ".join(named.group(1).lower().split())), parse_answer(named.group(2))), ("=",))
     return _parse_structure(_drop_redundant_groups(tokenize(text)))
@@ -138,6 +138,8 @@ def numbered_parts(text: str) -> list[str] | None:
 
     The marks must run a, b, c... (or i, ii... or 1, 2...) from the very start of the text.
     """
+    if ")" not in text:
+        return None  # every mark has one: most answers skip the scan
     marks = list(_PART_MARK_RE.finditer(text))
     if len(marks) < 2 or marks[0].start() != 0:
         return None
