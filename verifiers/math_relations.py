@@ -259,3 +259,13 @@ def _edges(value) -> list | None:
         return sorted(round(float(p), 9) if p.is_finite else float(p) for p in points)
     except (TypeError, ValueError):
         return None
+
+
+def _load_solvers() -> None:
+    """sympy imports its solvers and set handlers on first use (~0.4 s). Doing it here, at import,
+    puts that cost in the pool's fork server, which preloads this module, not in every worker's
+    first inequality."""
+    (sympy.Abs(sympy.Symbol("x")) < 1).as_set()
+
+
+_load_solvers()
