@@ -48,7 +48,7 @@ def test_two_step_smoke(tmp_path, ray_local):
     assert (out / "curves.png").stat().st_size > 0 and (out / "summary.json").exists()
     assert any((out / "tb").iterdir())
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["verifiers"] == {"math": "2"} and manifest["packages"]["torch"]  # the math verifier's declared VERSION
+    assert manifest["verifiers"] == {"math": "3"} and manifest["packages"]["torch"]  # the math verifier's declared VERSION
     assert manifest["config"]["rollout"]["group_size"] == 4 and len(manifest["data"]["train"]) == 16
     assert manifest["stages"]["sft+grpo"]["heldout_accuracy_after_rl"] == summary["heldout_accuracy_after_rl"]
     checkpoint = out / "checkpoints" / "step_000002"

@@ -86,8 +86,9 @@ def test_timeout_from_a_worker_thread():
 
 
 def test_math_through_the_pool():
+    # A tower beyond evaluation is judged wrong (issue 19): a timeout would mask it, unpenalised.
     verdicts = score_batch([r"\boxed{\frac12}", "It is 1 or 2", r"\boxed{9^{9^{9^{9}}}}"], ["0.5", "1", "1"], timeout_s=5)
-    assert [(v.status, v.score) for v in verdicts] == [("ok", 1.0), ("ok", 0.0), ("timeout", 0.0)]
+    assert [(v.status, v.score) for v in verdicts] == [("ok", 1.0), ("ok", 0.0), ("ok", 0.0)]
 
 
 def test_unknown_verifier_fails_loudly():

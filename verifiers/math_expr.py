@@ -7,6 +7,8 @@ capped (``MAX_DEPTH``), raising ``BudgetExceeded`` instead of exhausting the sta
 """
 from __future__ import annotations
 
+import functools
+import operator
 import sys
 
 import sympy
@@ -61,24 +63,30 @@ class ExprParser:
         if self.depth > MAX_DEPTH:
             raise BudgetExceeded(f"nesting deeper than {MAX_DEPTH}")
         try:
-            left = self.prefix()
+            # The value so far is sum(terms) + left * prod(factors): sympy builds each Add and Mul
+            # once, where one operation per operator costs time quadratic in their number.
+            left, terms, factors = self.prefix(), [], []
             while (tok := self.peek()) is not None:
                 if tok in ("+", "-") and min_bp < _BP_ADD:
                     self.take()
                     right = self.expr(_BP_ADD)
-                    left = left + right if tok == "+" else left - right
+                    terms.append(_product(left, factors))
+                    left, factors = (right if tok == "+" else -right), []
                 elif (tok in MULT or tok in ("/", r"\div")) and min_bp < _BP_MUL:
                     self.take()
                     right = self.expr(_BP_MUL)
-                    left = left * right if tok in MULT else num.divide(left, right)
+                    if tok in MULT:
+                        factors.append(right)
+                    else:
+                        left, factors = num.divide(_product(left, factors), right), []
                 elif self.starts_atom(tok) and min_bp < _BP_IMPLICIT:
-                    left = left * self.expr(_BP_IMPLICIT)
+                    factors.append(self.expr(_BP_IMPLICIT))
                 elif tok in ("%", r"\%"):
                     self.take()
-                    left = left / 100
+                    left, terms, factors = _sum([*terms, _product(left, factors)]) / 100, [], []
                 else:
                     break
-            return left
+            return _sum([*terms, _product(left, factors)])
         finally:
             self.depth -= 1
 
@@ -116,10 +124,20 @@ class ExprParser:
         return base
 
     def exponent(self) -> sympy.Expr:
-        if self.peek() in ("-", "+"):
-            sign = -1 if self.take() == "-" else 1
-            return sign * self.exponent()
-        return self.atom()
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise BudgetExceeded(f"nesting deeper than {MAX_DEPTH}")
+        try:
+            if self.peek() in ("-", "+"):
+                sign = -1 if self.take() == "-" else 1
+                return sign * self.exponent()
+            value = self.atom()
+            if self.peek() in ("^", "**"):  # a^b^c is a^(b^c), as 2**3**2 is 512
+                self.take()
+                return num.power(value, self.exponent())
+            return value
+        finally:
+            self.depth -= 1
 
     def group(self) -> sympy.Expr:
         """A TeX argument: ``{...}`` or a single token (``\\frac12``)."""
@@ -155,13 +173,13 @@ class ExprParser:
             return num.divide(numerator, self.group())
         if tok == r"\binom":
             n = self.group()
-            return sympy.binomial(n, self.group())
+            return num.binomial(n, self.group())
         if tok == r"\sqrt":
             if self.peek() == "[":
                 self.take()
                 index = self.expr(0)
                 self.take("]")
-                return sympy.root(self.group(), index)
+                return num.root(self.group(), index)
             return sympy.sqrt(self.group())
         if tok == r"\begin":
             return self.matrix()
@@ -261,6 +279,22 @@ class ExprParser:
             raise ParseError("ragged matrix")
         matrix = sympy.ImmutableMatrix(rows)
         return matrix.det() if env == "vmatrix" else matrix
+
+
+def _product(first, factors: list):
+    if not factors:
+        return first
+    if all(isinstance(f, sympy.Expr) and not f.is_Matrix for f in (first, *factors)):
+        return sympy.Mul(first, *factors)
+    return functools.reduce(operator.mul, factors, first)  # matrices: in order
+
+
+def _sum(terms: list):
+    if len(terms) == 1:
+        return terms[0]
+    if all(isinstance(t, sympy.Expr) and not t.is_Matrix for t in terms):
+        return sympy.Add(*terms)
+    return functools.reduce(operator.add, terms)
 
 
 def _is_function(tok: str) -> bool:

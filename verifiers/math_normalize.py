@@ -30,11 +30,38 @@ _DROP = [
     r"\^\s*\{\s*\\circ\s*\}", r"\^\s*\\circ", r"\\circ", r"\\degree",
 ]
 _DROP_RE = re.compile("|".join(_DROP))
-_WRAPPERS_RE = re.compile(
-    r"\\(?:text|textnormal|textbf|textit|textrm|textsf|textup|texttt|emph|mathrm|mathbf|mathit|mathsf|mathtt"
-    r"|boldsymbol|bm|mbox|hbox|boxed|fbox|operatorname\*?|rm)\s*\{([^{}]*)\}"
+# Wrappers whose content is the value: \text{5}, \mathbf{-\tfrac{5}{2}} (braces inside and all).
+_BRACE_TOKEN_RE = re.compile(
+    r"(?P<wrapper>\\(?:text|textnormal|textbf|textit|textrm|textsf|textup|texttt|emph|mathrm|mathbf|mathit|mathsf"
+    r"|mathtt|boldsymbol|bm|mbox|hbox|boxed|fbox|operatorname\*?|rm)\s*\{)|\\[{}]|[{}]"
 )
+# 0.\overline{3}, 0.1\overline{6}, 0.\dot{3}: repeating decimals, as the fractions they are.
+_REPEATING_RE = re.compile(r"(-?)(?<!\d)(\d*)\.(\d*)\\(?:overline|dot|bar)\s*\{?(\d+)\}?")  # (?<!\d): linear
+_DECIMAL_BRACE_COMMA_RE = re.compile(r"(\d)\{,\}(\d{1,2})(?!\d)")  # 2{,}5: three digits would group thousands
 _FRAC_RE = re.compile(r"\\[dtc]frac")
+# LaTeX as JSON or another tool hands it over: every backslash doubled (\\frac{1}{2}).
+_DOUBLED_COMMAND_RE = re.compile(r"\\\\(?=[A-Za-z]{2})")
+_BACKSLASH_RUN_RE = re.compile(r"\\+")
+# Spacing commands with an argument or a length (\hspace{1mm}, \kern2pt) and the named ones.
+_SPACING_RE = re.compile(
+    r"\\(?:[hv]space|mspace|[hv]?phantom)\*?\s*\{[^{}]*\}|\\(?:m?kern|[hm]skip)\s*-?[\d.]+\s*(?:em|ex|mu|pt|mm|cm|in)"
+    r"|\\(?:neg)?(?:thin|med|thick)space\b|\\(?:enspace|nobreakspace|space)\b"
+)
+_REALS_RE = (  # the reals and their halves, before \mathbb{R} alone
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?\s*(?:\^\s*\{?\s*\+\s*\}?|_\s*\{?\s*(?:\+|>\s*0)\s*\}?)"), r"(0, \\infty)"),
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?\s*(?:\^\s*\{?\s*-\s*\}?|_\s*\{?\s*(?:-|<\s*0)\s*\}?)"), r"(-\\infty, 0)"),
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?\s*_\s*\{\s*(?:\\ge|\\geq|>=)\s*0\s*\}"), r"[0, \\infty)"),
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?"), r"(-\\infty, \\infty)"),
+)
+# ]2, 5[ and [2, 5[: intervals written the French way.
+_REVERSED_INTERVAL_RE = re.compile(r"([\[\]])([^\[\]{}(),]+,[^\[\]{}(),]+)([\[\]])")
+# Whole answers that are sets in words.
+_SET_WORDS = {
+    **dict.fromkeys(("all real numbers", "all reals", "every real number", "the set of all real numbers",
+                     "the real numbers", "all real values"), r"(-\infty, \infty)"),
+    **dict.fromkeys(("the empty set", "empty set", "no solution", "no solutions", "no real solution",
+                     "no real solutions", "there is no solution", "there are no solutions"), r"\{\}"),
+}
 # Digit grouping in LaTeX: 1\,234  1{,}234  12,\!345  45,\! 000  1\ 234.
 _THOUSANDS_GROUP_RE = re.compile(r"(\d)(?:\{,\}|,\{\}|,\\!|,\\,|\\,|\\ |\\!)\s*(?=\d{3}(?!\d))")
 _SPACES_RE = re.compile(r"(?<!\\)\\[,;: ]|\\q?quad\b|~")
@@ -86,12 +113,15 @@ def normalize(text: str) -> str:
         text = text.replace(char, latex)
     if not text.isascii():
         text = "".join(_GREEK_LETTERS.get(ch, ch) for ch in text)
+    text = undouble_backslashes(text)
     text = _FRAC_RE.sub(r"\\frac", text)
-    text = re.sub(r"\\mathbb\s*\{?\s*R\s*\}?", r"(-\\infty, \\infty)", text)
+    text = _SPACING_RE.sub(" ", text)
+    for pattern, interval in _REALS_RE:
+        text = pattern.sub(interval, text)
     text = re.sub(r"\\(?:emptyset|varnothing)", r"\\{\\}", text)
-    prev = None
-    while prev != text:  # nested wrappers: \text{\textbf{5}}
-        prev, text = text, _WRAPPERS_RE.sub(lambda m: f" {m.group(1)} ", text)
+    text = _unwrap(text)
+    text = _REPEATING_RE.sub(_repeating_fraction, text)
+    text = _DECIMAL_BRACE_COMMA_RE.sub(r"\1.\2", text)
     text = _drop_clause(text)
     text = _THOUSANDS_GROUP_RE.sub(r"\1", text)
     text = _DROP_RE.sub("", text)
@@ -101,15 +131,103 @@ def normalize(text: str) -> str:
     text = _MIXED_PLAIN_RE.sub(r"\1\\frac{\2}{\3}", text)
     text = _PERCENT_WORD_RE.sub(r"\\%", text)
     text = _clock_24h(text)
-    text = strip_units(text).strip()
+    text = _strip_item_units(text).strip()
     text = " ".join(text.split())
+    text = _SET_WORDS.get(text.lower().rstrip("."), text)
+    text = _REVERSED_INTERVAL_RE.sub(_interval_brackets, text)
     if _THOUSANDS_PLAIN_RE.fullmatch(text):
         text = text.replace(",", "")
     elif _THOUSANDS_SPACED_RE.fullmatch(text):
         text = text.replace(" ", "")
     if _CHOICE_RE.fullmatch(text):
         text = _CHOICE_RE.fullmatch(text).group(1)  # multiple choice: "(C)" is "C"
-    return _NUMBER_WORDS.get(text.lower(), text).strip()
+    return _number_word(text).strip()
+
+
+def _unwrap(text: str) -> str:
+    """Wrappers off, nested ones too (\\text{\\textbf{5}}), in one pass: a loop of regex passes
+    is quadratic in the nesting depth."""
+    if "{" not in text:
+        return text
+    out, stack, last = [], [], 0
+    for match in _BRACE_TOKEN_RE.finditer(text):
+        out.append(text[last:match.start()])
+        last, token = match.end(), match.group()
+        if match.group("wrapper"):
+            stack.append(True)
+            out.append(" ")
+        elif token == "{":
+            stack.append(False)
+            out.append(token)
+        elif token == "}":
+            out.append(" " if stack and stack.pop() else token)
+        else:
+            out.append(token)  # \{ and \}: set braces
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _repeating_fraction(match: re.Match) -> str:
+    """0.1\\overline{6} -> \\frac{15}{90}: (digits with one period - digits without) / (10^fixed (10^period - 1))."""
+    sign, whole, fixed, period = match.groups()
+    if len(whole) + len(fixed) + len(period) > 1000:
+        return match.group(0)  # no exact fraction for that: left for the parser, which refuses it
+    numerator = int(whole + fixed + period or "0") - int(whole + fixed or "0")
+    return f"{sign}\\frac{{{numerator}}}{{{10 ** len(fixed) * (10 ** len(period) - 1)}}}"
+
+
+def undouble_backslashes(text: str) -> str:
+    """'\\\\frac{1}{2}' -> '\\frac{1}{2}' when every backslash is doubled, as JSON-escaped LaTeX arrives.
+
+    A single backslash anywhere (``\\begin{pmatrix}1\\\\2``) means the text is real LaTeX: unchanged.
+    """
+    if not _DOUBLED_COMMAND_RE.search(text) or any(len(run) % 2 for run in _BACKSLASH_RUN_RE.findall(text)):
+        return text
+    return text.replace("\\\\", "\\")
+
+
+def _interval_brackets(match: re.Match) -> str:
+    """']2, 5[' -> '(2, 5)', '[2, 5[' -> '[2, 5)': a bracket turned outwards is open."""
+    left, inner, right = match.groups()
+    if left == "[" and right == "]":
+        return match.group(0)
+    return ("(" if left == "]" else "[") + inner + (")" if right == "[" else "]")
+
+
+_ITEM_SEPARATOR_RE = re.compile(r"[,;]|\b(?:and|or)\b")
+
+
+def _strip_item_units(text: str) -> str:
+    """Units after each item of a list: '3 cm and 4 cm' -> '3 and 4' (only top-level separators split)."""
+    separators = {m.start(): m.end() for m in _ITEM_SEPARATOR_RE.finditer(text)}
+    if not separators:
+        return strip_units(text)
+    pieces, start, depth, i = [], 0, 0, 0
+    while i < len(text):
+        depth += text[i] in "([{"
+        depth -= text[i] in ")]}"
+        if depth == 0 and i in separators:
+            pieces += [_units_off(text[start:i]), text[i:separators[i]]]
+            start = i = separators[i]
+            continue
+        i += 1
+    return "".join(pieces + [_units_off(text[start:])])
+
+
+def _units_off(item: str) -> str:
+    """strip_units, keeping the spaces around the item ('1, 234' must not become '1,234')."""
+    core = item.strip()
+    if not core:
+        return item
+    head, tail = item[: len(item) - len(item.lstrip())], item[len(item.rstrip()):]
+    return head + strip_units(core) + tail
+
+
+def _number_word(text: str) -> str:
+    """'seven' -> '7', 'twenty-five\\%' -> '25\\%'."""
+    word, percent = (text[:-2].strip(), "\\%") if text.endswith("\\%") else (text, "")
+    number = _NUMBER_WORDS.get(word.lower())
+    return number + percent if number else text
 
 
 def _strip_trailing(text: str) -> str:

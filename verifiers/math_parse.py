@@ -10,20 +10,29 @@ a single expression are small frozen records:
     Percent  50\\%                       Text    an answer that is not mathematics
     Label    the named side of g(x) = 3x-1, (a, b) = (2, 5), m:n = 3:8, \\angle ABC = 38
     Ratio    3:8                        ClockTime  20:34 (8:34 PM is normalised to it)
+    Difference  \\mathbb{R} \\setminus \\{3\\}  Seq(..., "parts")  (a) 5, (b) 7: numbered parts
 
-Work is bounded: nesting depth, token count and the size of exact integer
-powers and factorials are capped, raising ``BudgetExceeded`` early instead of
-letting sympy grind on an adversarial input.
+Work is bounded: nesting depth, token count, literal length, list and union sizes and the
+number of variables are capped, raising ``BudgetExceeded`` early instead of letting sympy
+grind on an adversarial input; powers, factorials and binomials too large to evaluate stay
+opaque ``Oversized`` numbers (``verifiers.math_numbers``). ``verifiers.math`` judges an answer
+that meets either wrong.
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 
 import sympy
 
 from verifiers.math_expr import parse_expression
 from verifiers.math_normalize import normalize
-from verifiers.math_tokens import CLOSERS, GREEK, OPENERS, RELATIONS, ParseError, tokenize
+from verifiers.math_tokens import CLOSERS, GREEK, OPENERS, RELATIONS, BudgetExceeded, ParseError, tokenize
+
+MAX_ITEMS = 256  # items of one list, set, tuple or hedge
+MAX_UNION = 16   # sets joined by \cup
+MAX_SYMBOLS = 40  # distinct variables of one answer
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,7 @@ class Relation:
 @dataclass(frozen=True)
 class Seq:
     items: tuple
-    brackets: str     # "()", "[]", "(]", "[)", "{}" for a set, "" for a bare list
+    brackets: str     # "()", "[]", "(]", "[)", "{}" for a set, "" for a bare list, "parts" for (a) 5, (b) 7
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,12 @@ class Alternatives:
 @dataclass(frozen=True)
 class Union:
     items: tuple
+
+
+@dataclass(frozen=True)
+class Difference:
+    left: object       # \mathbb{R} \setminus \{3\}: a set minus another
+    right: object
 
 
 @dataclass(frozen=True)
@@ -80,13 +95,70 @@ class ClockTime:
 # ---------------------------------------------------------------- top level
 def parse_answer(text: str):
     """Parse one final answer into a sympy expression or one of the records above."""
+    value = _parse_answer(text)
+    names = set().union(*(v.free_symbols for v in sympy_values(value)))
+    if len(names) > MAX_SYMBOLS:  # sampling 3000 variables at four points takes minutes
+        raise BudgetExceeded(f"{len(names)} variables, over the budget of {MAX_SYMBOLS}")
+    return value
+
+
+def sympy_values(value):
+    """The sympy objects in a parsed answer, its records opened."""
+    if isinstance(value, sympy.Basic):
+        yield value
+    elif dataclasses.is_dataclass(value) or isinstance(value, tuple):
+        for item in (getattr(value, f.name) for f in dataclasses.fields(value)) if dataclasses.is_dataclass(value) else value:
+            yield from sympy_values(item)
+
+
+def _parse_answer(text: str):
     text = normalize(text)
     if not text:
         raise ParseError("empty answer")
     if r"\pm" in text or r"\mp" in text:
         plus, minus = text.replace(r"\mp", "-").replace(r"\pm", "+"), text.replace(r"\mp", "+").replace(r"\pm", "-")
         return Alternatives((parse_answer(plus), parse_answer(minus)))
+    parts = numbered_parts(text)
+    if parts is not None:
+        return Seq(tuple(parse_answer(p) for p in parts), "parts")
+    named = _WORD_LABEL_RE.fullmatch(text) if "=" in text else None
+    if named and _is_prose(named.group(1)):  # "\text{Area} = 12": a value named in words
+        return Relation((Label(" ".join(named.group(1).lower().split())), parse_answer(named.group(2))), ("=",))
     return _parse_structure(_drop_redundant_groups(tokenize(text)))
+
+
+# Numbered parts: (a) 5, (b) 7 / a) 5 b) 7 / (i) 5 (ii) 7 / (1) 5; (2) 7 / Part 1: 5, Part 2: 7.
+_PART_MARK_RE = re.compile(r"(?:^|(?<=[\s,;]))(?:part\s*\(?(\w{1,4})\)?\s*[:.)]?|\((\w{1,4})\)|(\w{1,4})\))\s*", re.I)
+_PART_SEQUENCES = ("abcdefgh", ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii"), "12345678")
+_WORD_LABEL_RE = re.compile(r"([A-Za-z][A-Za-z ]*[A-Za-z])\s*=\s*([^=<>]+)")
+
+
+def numbered_parts(text: str) -> list[str] | None:
+    """The answers of numbered parts, in order, when the text is nothing else; None otherwise.
+
+    The marks must run a, b, c... (or i, ii... or 1, 2...) from the very start of the text.
+    """
+    if ")" not in text:
+        return None  # every mark has one: most answers skip the scan
+    marks = list(_PART_MARK_RE.finditer(text))
+    if len(marks) < 2 or marks[0].start() != 0:
+        return None
+    names = [next(g for g in m.groups() if g is not None).lower() for m in marks]
+    if not any(list(names) == list(seq[: len(names)]) for seq in _PART_SEQUENCES):
+        return None
+    ends = [m.start() for m in marks[1:]] + [len(text)]
+    parts = [re.sub(r"(?:[,;]|\band\b)\s*$", "", text[m.end():end].strip()).strip() for m, end in zip(marks, ends)]
+    return parts if all(parts) else None
+
+
+def _is_prose(words: str) -> bool:
+    """A name in words ('side length', 'Area'), not a product of variables ('xy')."""
+    try:
+        for word in words.split():
+            tokenize(word)
+    except ParseError:
+        return True
+    return False
 
 
 def _drop_redundant_groups(tokens: list[str]) -> list[str]:
@@ -140,13 +212,18 @@ def _parse_structure(tokens: list[str]):
         return _parse_structure(tokens[2:])  # "x \in A \cup B" is the set A \cup B, whatever its parts
     alternatives = _split_top(tokens, lambda t: t in ("or", r"\lor", r"\vee"))
     if len(alternatives) > 1:
-        return Alternatives(tuple(_parse_structure(p) for p in alternatives))
+        return Alternatives(tuple(_parse_structure(p) for p in _within_budget(alternatives)))
+    difference = _split_top(tokens, lambda t: t in (r"\setminus", "\\backslash"))
+    if len(difference) == 2 and all(difference):
+        return Difference(_parse_structure(difference[0]), _parse_structure(difference[1]))
     union = _split_top(tokens, lambda t: t == r"\cup")
+    if len(union) > MAX_UNION:  # sympy takes 3 s to join 64 intervals, 31 s for 200
+        raise BudgetExceeded(f"a union of {len(union)} sets, over the budget of {MAX_UNION}")
     if len(union) > 1:
         return Union(tuple(_parse_structure(p) for p in union))
     items = _split_top(tokens, lambda t: t in (",", ";", "and"))
     if len(items) > 1:
-        return Seq(tuple(_parse_structure(p) for p in items), "")
+        return Seq(tuple(_parse_structure(p) for p in _within_budget(items)), "")
     relation = _split_top(tokens, lambda t: t in RELATIONS or t == r"\in")
     if len(relation) > 1:
         return _relation(tokens, relation)
@@ -162,10 +239,17 @@ def _parse_structure(tokens: list[str]):
             return condition
         parts = _split_top(inner, lambda t: t in (",", ";"))
         if brackets == "{}" or len(parts) > 1:
-            return Seq(tuple(_parse_structure(p) for p in parts if p or brackets != "{}"), brackets)
+            return Seq(tuple(_parse_structure(p) for p in _within_budget(parts) if p or brackets != "{}"), brackets)
     if tokens[-1] in ("%", r"\%"):
         return Percent(parse_expression(tokens[:-1]))
     return parse_expression(tokens)
+
+
+def _within_budget(items: list) -> list:
+    """A list, set, tuple or hedge of at most MAX_ITEMS items (comparing them is quadratic in their number)."""
+    if len(items) > MAX_ITEMS:
+        raise BudgetExceeded(f"{len(items)} items, over the budget of {MAX_ITEMS}")
+    return items
 
 
 def _set_builder(inner: list[str]):
@@ -229,8 +313,15 @@ def _label(tokens: list[str]) -> Label | None:
     name = "".join(tokens)
     if tokens[0] in _GEOMETRY_NAMES or tokens[:2] == ["m", r"\angle"]:
         return Label(name)
-    if len(tokens) >= 2 and all(len(t) == 1 and t.isupper() for t in tokens) and len(tokens) <= 4:
-        return Label(name)  # a segment or an angle named by its points: AB, ABC
+    if _points(tokens) or (tokens[0] == tokens[-1] == "|" and _points(tokens[1:-1])):
+        return Label(name)  # a segment or an angle named by its points, or its length: AB, ABC, |AB|
+    if tokens[0] == r"\frac" and tokens[1:2] == ["{"]:  # \frac{AB}{BC}: a ratio of lengths
+        middle = _matching_close(tokens[1:]) + 1
+        if tokens[middle + 1:middle + 2] == ["{"] and _closes_at_end(tokens[middle + 1:]):
+            if _points(tokens[2:middle]) and _points(tokens[middle + 2:-1]):
+                return Label(name)
+    if tokens[0].lstrip("\\") in _TRIG and (_lone_name(tokens[1:]) or (tokens[1:2] == ["("] and _lone_name(tokens[2:-1]))):
+        return Label(name)  # sin(theta) = 1/2 names the value of sin(theta)
     head = _function_name_length(tokens)  # f, f', f^{-1}
     if _lone_name(tokens[:1]) and tokens[head:head + 1] == ["("] and _closes_at_end(tokens[head:]):
         args = _split_top(tokens[head + 1:-1], lambda t: t == ",")
@@ -247,7 +338,15 @@ def _label(tokens: list[str]) -> Label | None:
             return Label(name, tuple(sympy.Symbol("".join(i)) for i in items), "tuple")
         return None
     items = _split_top(tokens, lambda t: t == ":")
-    return Label(name) if len(items) > 1 and all(_lone_name(i) for i in items) else None
+    return Label(name) if len(items) > 1 and all(_lone_name(i) or _points(i) for i in items) else None
+
+
+_TRIG = {"sin", "cos", "tan", "cot", "sec", "csc"}
+
+
+def _points(tokens: list[str]) -> bool:
+    """AB, ABC, ABCD: a segment, angle or polygon named by its points."""
+    return 2 <= len(tokens) <= 4 and all(len(t) == 1 and t.isupper() for t in tokens)
 
 
 def _function_name_length(tokens: list[str]) -> int:

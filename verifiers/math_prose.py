@@ -19,7 +19,7 @@ import unicodedata
 _PHRASES = {  # answer phrases by language
     "en": r"(?:final\s+answer|the\s+answer|answer|(?:correct|right)\s+(?:option|choice)|answer\s+choice)"
           r"\s*(?:is|:|=|\bwould\s+be\b|\bshould\s+be\b)\s*:?",
-    "zh": r"(?:最终答案|最后答案|答案|答)\s*(?:是|为|為|:|：)\s*[:：]?",
+    "zh": r"(?:最终答案|最后答案|答案|答|故选|应选)\s*(?:是|为|為|:|：)\s*[:：]?",
     "ja": r"(?:答え|解答)\s*(?:は|:|：)",
     "ko": r"(?:정답|답)\s*(?:은|는|:)",
     "fr": r"r[ée]ponse\s*(?:finale\s*)?(?:est|:)\s*:?",
@@ -52,8 +52,22 @@ _MATH_WORDS = {"pi", "infinity", "inf"}
 _WORD_RE = re.compile(r"(?<![\\A-Za-z])(?!(?:sqrt|frac|infty|infinity|arcsin|arccos|arctan|sinh|cosh|tanh|pmatrix|bmatrix|matrix|begin)\b)[A-Za-z]{4,}")
 _EQUALS_RE = re.compile(r"(?<![<>!=])=(?!=)")  # "=", not "<=", ">=", "!=", "=="
 _INEQUALITY_RE = re.compile(r"<|>|!=|\\(?:le|ge|leq|geq|lt|gt|ne|neq)\b")
+_PERCENT_AFTER_RE = re.compile(r"\s*(?:%|percent\b|per\s*cent\b)", re.I)
 _CLAUSE_BREAK_RE = re.compile(r"[,;]\s+(?=\D)|\s+(?:so|thus|hence|therefore)\s+", re.I)
 _SENTENCE_END = ".。．!！?？।॥؟"
+# After the value, a clause that adds no value: ", which is what we wanted", " — hope that helps".
+_CLOSING_CLAUSE_RE = re.compile(
+    r"[,;]\s+(?:which|so|as|since|because|but|hence|thus|therefore|this|that|hope|thanks|let|please|we|i|it|not)\b"
+    r"|[—–]\s*(?!(?:sin|cos|tan|sqrt|frac|log|ln)\b)[A-Za-z]{3,}",
+    re.I,
+)
+# Words naming one maths span that closes the sentence: "an increase of $20\%$" (not "not $5$", "even $k$").
+_NAMED_MATH_RE = re.compile(
+    r"(?!(?:not|never|no)\b)(?:[A-Za-z]+\s+){0,5}(?:of|is|be|equals|to|at|about|approximately|exactly|by)\s+\$([^$]+)\$", re.I
+)
+_CHOICE_LINE_RE = re.compile(r"(?:the\s+)?(?:correct\s+)?(?:option|choice)\s*:?\s*\(?([A-E])\)?", re.I)
+_ANSWER_HEADING_RE = re.compile(r"^[ \t#*]*(?:final\s+)?answer[ \t*]*:?[ \t*]*$", re.I | re.M)
+_DISPLAY_RE = re.compile(r"\s*(?:\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\begin\{(?:equation|align|displaymath)\*?\}(.+?)\\end\{)", re.S)
 _SCRIPT_BOUNDARY_RE = re.compile(r"(?<=[^\x00-\x7f])(?=[\x00-\x7f])|(?<=[\x00-\x7f])(?=[^\x00-\x7f])")
 
 
@@ -89,22 +103,61 @@ def strip_math(text: str) -> str:
     return text.strip("$ ").strip()
 
 
+def answer_phrase_at(text: str) -> re.Match | None:
+    """The first answer phrase of the text, if any."""
+    return _ANSWER_PHRASE_RE.search(text)
+
+
 def phrase_answer(region: str) -> str | None:
-    """What follows the last answer phrase (the first on its line), to the end of its sentence."""
+    """What follows the last answer phrase (the first on its line), to the end of its sentence;
+    a display block right after it ("Answer:" then ``$$…$$``) is the answer whole."""
     matches = list(_ANSWER_PHRASE_RE.finditer(region))
+    headings = list(_ANSWER_HEADING_RE.finditer(region))
+    heading = headings[-1] if headings else None
+    if heading is not None and (not matches or heading.start() > matches[-1].start()):
+        return _display_or_line(region[heading.end():])  # "**Answer**" alone, the answer below it
     if not matches:
         return None
+    display = _DISPLAY_RE.match(region, matches[-1].start(1))
+    if display:
+        return next(g for g in display.groups() if g is not None).strip() or None
     text = matches[-1].group(1)
     # Minerva: "Final Answer: The final answer is $x$." -> the inner phrase's value.
     while (inner := _ANSWER_PHRASE_RE.match(re.sub(r"^(?:the|our|my)\s+", "", text.strip(), flags=re.I))) is not None:
         text = inner.group(1)
-    text = strip_math(_FILLER_RE.sub("", _end_of_sentence(text).strip())).rstrip(".;: ")
+    return _sentence_value(text)
+
+
+def _sentence_value(text: str) -> str | None:
+    sentence = _trailing_clause_off(_end_of_sentence(text))
+    named = _NAMED_MATH_RE.fullmatch(sentence.strip())
+    if named:
+        return named.group(1).strip()  # "an increase of $20\%$": the maths the words name
+    text = strip_math(_FILLER_RE.sub("", sentence.strip())).rstrip(".;: ")
     subject = _SUBJECT_VERB_RE.fullmatch(text) if "$" not in text and "\\" not in text else None
     if subject and not NUMBER_RE.match(text):
         text = subject.group(1).rstrip(".;: ")
-    return text.rstrip(_SENTENCE_END + ";: ") or None
+    ends = _SENTENCE_END.replace("!", "") if "$" in sentence else _SENTENCE_END  # $5!$ is a factorial
+    return text.rstrip(ends + ";: ") or None
 
 
+def _display_or_line(text: str) -> str | None:
+    display = _DISPLAY_RE.match(text)
+    if display:
+        return next(g for g in display.groups() if g is not None).strip() or None
+    line = text.strip().split("\n", 1)[0]
+    return _sentence_value(line) if line else None
+
+
+def _trailing_clause_off(text: str) -> str:
+    """'42, which is what we wanted' -> '42'; '42 — hope that helps' -> '42' (outside math)."""
+    in_math = False
+    for i, ch in enumerate(text):
+        if ch == "$":
+            in_math = not in_math
+        elif not in_math and ch in ",;—–" and _CLOSING_CLAUSE_RE.match(text, i):
+            return text[:i]
+    return text
 def _end_of_sentence(text: str) -> str:
     line = text.split("\n", 1)[0]
     # A period ends the sentence unless it is a decimal point or inside math.
@@ -116,9 +169,11 @@ def _end_of_sentence(text: str) -> str:
             depth += 1
         elif ch in "})":
             depth -= 1
-        elif ch in _SENTENCE_END and ch not in "!?" and not in_math and depth <= 0:
-            nxt = line[i + 1:i + 2]
-            if not nxt.isdigit():
+        elif ch in _SENTENCE_END and not in_math and depth <= 0:
+            nxt = line[i + 1:i + 3]
+            if ch in "!?" and not re.match(r"\s[A-Z]", nxt):
+                continue  # 5! is a factorial; "42! Hope that helps" ends a sentence
+            if not nxt[:1].isdigit():
                 return line[:i]
     return line
 
@@ -134,6 +189,9 @@ def last_line_answer(region: str) -> str | None:
 
 def _answer_in_line(line: str) -> str | None:
     stripped = line.rstrip(_SENTENCE_END).strip()
+    letter = _CHOICE_LINE_RE.fullmatch(stripped)
+    if letter:
+        return letter.group(1)  # "Option B"
     spans = [next(g for g in m.groups() if g is not None) for m in MATH_SPAN_RE.finditer(stripped)]
     prose = MATH_SPAN_RE.sub(" ", stripped)
     if not _WORD_RE.search(prose) and _BARE_ANSWER_RE.match(stripped):
@@ -157,10 +215,16 @@ def _answer_in_line(line: str) -> str | None:
         return None
     clause = clauses[-1]
     if _EQUALS_RE.search(clause):
-        numbers = NUMBER_RE.findall(_EQUALS_RE.split(clause)[-1])
+        after = _EQUALS_RE.split(clause)[-1]
+        numbers = list(NUMBER_RE.finditer(after))
         if numbers:
-            return numbers[0]
-    return NUMBER_RE.findall(clause)[-1]
+            return _with_percent(after, numbers[0])
+    return _with_percent(clause, list(NUMBER_RE.finditer(clause))[-1])
+
+
+def _with_percent(text: str, number: re.Match) -> str:
+    """'20 percent' keeps its percent: 20% is 0.2, a bare 20 is not."""
+    return number.group(0) + ("%" if _PERCENT_AFTER_RE.match(text, number.end()) else "")
 
 
 def _trailing_formula(line: str) -> str | None:

@@ -10,11 +10,12 @@ from collections.abc import Callable
 
 import sympy
 
-from verifiers.math_parse import Alternatives, Label, Relation, Seq, Union
+from verifiers.math_parse import MAX_UNION, Alternatives, Difference, Label, Relation, Seq, Union
 from verifiers.math_sample import constant_ratio
 
 Equal = Callable[[object, object], bool]
 _INTERVAL_BRACKETS = {"()", "[]", "(]", "[)"}
+MAX_SOLVED_DEGREE = 8  # inequalities of higher degree are not solved into sets (see _too_hard)
 
 
 # ---------------------------------------------------------------- labels and values
@@ -161,10 +162,18 @@ def as_set(value):
             items = value.items
             return sympy.FiniteSet(*items) if all(isinstance(i, sympy.Rational) for i in items) else None
         if isinstance(value, (Union, Alternatives)):
+            if len(value.items) > MAX_UNION:
+                return None  # "x = 1 or ... or x = 40": a hedge to compare item by item, not a union to build
             parts = [as_set(item) for item in value.items]
             return None if any(p is None for p in parts) else sympy.Union(*parts)
+        if isinstance(value, Difference):
+            left, right = as_set(value.left), as_set(value.right)
+            return None if left is None or right is None else sympy.Complement(left, right)
         if isinstance(value, Relation) and any(op != "=" for op in value.ops):
             return _inequality_set(value)
+        if isinstance(value, Seq) and value.brackets == "" and len(value.items) <= MAX_UNION and all(_is_inequality(i) for i in value.items):
+            parts = [as_set(item) for item in value.items]  # "x >= 2 and x <= 5": both hold
+            return None if any(p is None for p in parts) else sympy.Intersection(*parts)
     except (TypeError, ValueError, NotImplementedError):  # sympy cannot solve it (sin x > 0): not a set we compare
         return None
     return None
@@ -173,7 +182,14 @@ def as_set(value):
 _RELATIONALS = {"<": sympy.Lt, "<=": sympy.Le, ">": sympy.Gt, ">=": sympy.Ge, "!=": sympy.Ne, "=": sympy.Eq}
 
 
+def _is_inequality(value) -> bool:
+    return isinstance(value, Relation) and all(op != "=" for op in value.ops)
+
+
 def _inequality_set(rel: Relation):
+    # "2 <= f(x) <= 5" describes the values of f(x): the same set as "2 <= y <= 5".
+    parts = [sympy.Symbol(p.name) if isinstance(p, Label) and p.kind == "function" else p for p in rel.parts]
+    rel = Relation(tuple(parts), rel.ops)
     if not all(isinstance(p, sympy.Expr) for p in rel.parts):
         return None
     symbols = set().union(*(p.free_symbols for p in rel.parts))
@@ -183,9 +199,23 @@ def _inequality_set(rel: Relation):
     result = sympy.S.Reals
     for (lhs, rhs), op in zip(zip(rel.parts, rel.parts[1:]), rel.ops):
         f = lhs - rhs
-        if f.free_symbols:
-            result = result.intersect(_linear_set(f, op, x) or _RELATIONALS[op](lhs, rhs).as_set())
+        if not f.free_symbols:
+            continue
+        linear = _linear_set(f, op, x)
+        if linear is None and _too_hard(f, x):
+            return None
+        result = result.intersect(linear or _RELATIONALS[op](lhs, rhs).as_set())
     return result
+
+
+def _too_hard(f: sympy.Expr, x: sympy.Symbol) -> bool:
+    """A polynomial numerator or denominator of degree over MAX_SOLVED_DEGREE: sympy's solver
+    runs for minutes on x^10000 - x^9999 > 2 (no answer needs it; the relation still compares
+    as an inequality, up to a positive factor)."""
+    for part in f.as_numer_denom():
+        if part.is_polynomial(x) and sympy.degree(part, x) > MAX_SOLVED_DEGREE:
+            return True
+    return False
 
 
 def _linear_set(f: sympy.Expr, op: str, x: sympy.Symbol):
@@ -208,4 +238,34 @@ def _linear_set(f: sympy.Expr, op: str, x: sympy.Symbol):
 def sets_equal(a, b) -> bool:
     if a == b:
         return True
+    edges = _edges(a), _edges(b)
+    if None not in edges and edges[0] != edges[1]:
+        return False  # different end points: no need for sympy's Complement (~15 ms a call)
     return sympy.Complement(a, b) is sympy.S.EmptySet and sympy.Complement(b, a) is sympy.S.EmptySet
+
+
+def _edges(value) -> list | None:
+    """The set's end points and isolated points, rounded, as a sorted list; None when not all numeric."""
+    if isinstance(value, sympy.Interval):
+        points = [value.start, value.end]
+    elif isinstance(value, sympy.FiniteSet):
+        points = list(value.args)
+    elif isinstance(value, sympy.Union):
+        parts = [_edges(part) for part in value.args]
+        return None if any(p is None for p in parts) else sorted(x for p in parts for x in p)
+    else:
+        return None
+    try:
+        return sorted(round(float(p), 9) if p.is_finite else float(p) for p in points)
+    except (TypeError, ValueError):
+        return None
+
+
+def _load_solvers() -> None:
+    """sympy imports its solvers and set handlers on first use (~0.4 s). Doing it here, at import,
+    puts that cost in the pool's fork server, which preloads this module, not in every worker's
+    first inequality."""
+    (sympy.Abs(sympy.Symbol("x")) < 1).as_set()
+
+
+_load_solvers()
