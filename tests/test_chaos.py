@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL = [  # tiny_code's model, warmed up until it writes fenced programs (so the sandbox runs), on fewer prompts
     "data.n_train=64", "data.n_eval=8", "rollout.max_new_tokens=48", "rollout.group_size=4", "rollout.prompts_per_step=2",
     "sft.steps=120", "run.total_steps=8", "run.eval_every=0", "run.save_every=0", "run.actor_timeout_s=300",
+    # A test case's time limit far above what these programs take even on a loaded machine: a case that passes in
+    # one run and times out in the other would be the machine's doing, not the recovery's (seen at load 10+ with 2 s).
+    "run.code_test_timeout_s=10",
 ]
 UNMEASURED = ("time/", "recovery/", "learner/step_s")  # how long things took, how often they were mended: not what was learned
 

@@ -18,10 +18,12 @@ import random
 
 from rl.data.records import Prompt
 
+# The numbers appear in the order the call writes them in every wording: a cold start on some wordings
+# then leaves the others learnable by RL (a wording that swaps them stayed at 0 through RL in a trial run).
 QUESTIONS = (
     "What is {a} * {b}?",
     "Compute {a} times {b}.",
-    "A crate holds {b} boxes of {a} nails each. How many nails are in the crate?",
+    "A crate holds {a} boxes of {b} nails each. How many nails are in the crate?",
     "What is the product of {a} and {b}?",
 )
 CALLS = {  # how each tool is asked for a*b; both answer with the product's digits
