@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from rl.envs import tools as tools_module
 from rl.envs.builtin_tools import MAX_STREAM_CHARS, calculator, python_tool
 from rl.envs.calculator import TooLarge
 from rl.envs.tools import (
@@ -87,7 +86,9 @@ def test_load_by_module_function(plugin_path):
 
 def test_load_by_entry_point(plugin_path, monkeypatch):
     ep = EntryPoint(name="echo", value=f"{PLUGIN}:sleepy_echo", group="rlvr.tools")
-    monkeypatch.setattr(tools_module, "entry_points", lambda group: [ep] if group == "rlvr.tools" else [])
+    import verifiers.registry
+
+    monkeypatch.setattr(verifiers.registry, "entry_points", lambda group: [ep] if group == "rlvr.tools" else [])
     assert load_tool("echo")("hello", 0) == "hello"
 
 

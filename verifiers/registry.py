@@ -12,7 +12,7 @@ and any importable function works without registration: ``get_verifier("my_pkg.c
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
@@ -82,16 +82,21 @@ def get_verifier(name_or_spec: str | Callable[..., Any]) -> Callable[..., Any]:
         return _REGISTERED[name]
     if name in _BUILTINS:
         return import_callable(_BUILTINS[name])
-    eps = _entry_points()
+    return load_plugin(name, group=ENTRY_POINT_GROUP, what="verifier", error=VerifierNotFound, known={*_BUILTINS, *_REGISTERED})
+
+
+def load_plugin(name: str, *, group: str, what: str, error: type[Exception], known: Iterable[str] = ()) -> Callable[..., Any]:
+    """A plug-in that is not built in: the entry point ``name`` of ``group``, or ``module:function``; else ``error``
+    listing the ``known`` names and the group's. Verifiers, tools and environments load their plug-ins so."""
+    eps = {ep.name: ep for ep in entry_points(group=group)}
     if name in eps:
         try:
             return eps[name].load()
         except Exception as exc:  # a broken plug-in must say which one
-            raise VerifierNotFound(f"verifier {name!r}: entry point {eps[name].value!r} failed to load: {exc}") from exc
+            raise error(f"{what} {name!r}: entry point {eps[name].value!r} failed to load: {exc}") from exc
     if ":" in name:
-        return import_callable(name)
-    known = ", ".join(sorted(set(_BUILTINS) | set(_REGISTERED) | set(eps)))
-    raise VerifierNotFound(f"unknown verifier {name!r}; known: {known}; or pass 'module:function'")
+        return import_callable(name, what=what, error=error)
+    raise error(f"unknown {what} {name!r}; known: {', '.join(sorted({*known, *eps}))}; or pass 'module:function'")
 
 
 def list_verifiers() -> list[tuple[str, str]]:

@@ -79,12 +79,10 @@ def make_environment(config: Any, tokenizer: Any) -> Environment:
 
     if config.name in ENVIRONMENTS:
         return ENVIRONMENTS.get(config.name)(config, tokenizer)
-    from importlib.metadata import entry_points
+    from verifiers.registry import load_plugin
 
-    from verifiers.registry import import_callable
-
-    plugins = {ep.name: ep for ep in entry_points(group="rlvr.environments")}
-    factory = plugins[config.name].load() if config.name in plugins else import_callable(config.name, what="environment")
+    factory = load_plugin(config.name, group="rlvr.environments", what="environment", error=LookupError,
+                          known=ENVIRONMENTS.names())
     return factory(config, tokenizer)
 
 

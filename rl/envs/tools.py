@@ -25,7 +25,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 from queue import SimpleQueue
 from typing import Any
 
@@ -46,21 +45,12 @@ def load_tool(name: str | Callable) -> Callable:
     """A tool by registered name, entry point (group ``rlvr.tools``) or ``module:function``; a callable as is."""
     if callable(name):
         return name
-    from verifiers.registry import import_callable  # the same resolution as verifiers', errors included
+    from verifiers.registry import load_plugin  # the same resolution as verifiers', errors included
 
     spec = str(name).strip()
     if spec in TOOLS:
         return TOOLS.get(spec)
-    eps = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    if spec in eps:
-        try:
-            return eps[spec].load()
-        except Exception as exc:  # a broken plug-in must say which one
-            raise ToolNotFound(f"tool {spec!r}: entry point {eps[spec].value!r} failed to load: {exc}") from exc
-    if ":" in spec:
-        return import_callable(spec, what="tool", error=ToolNotFound)
-    known = ", ".join(sorted(set(TOOLS.names()) | set(eps)))
-    raise ToolNotFound(f"unknown tool {spec!r}; known: {known}; or pass 'module:function'")
+    return load_plugin(spec, group=ENTRY_POINT_GROUP, what="tool", error=ToolNotFound, known=TOOLS.names())
 
 
 def tool_schema(fn: Callable) -> dict:
