@@ -71,8 +71,8 @@ def test_tiny_tools_grpo_gains_with_the_calculator_in_the_loop(tmp_path, ray_loc
 
     summary = run_pipeline(load_config(ROOT / "experiments/tiny_tools.yaml", [f"run.out_dir={tmp_path}"]))
     gains = _gains(summary)
-    assert gains["cold_start"]["all"] >= 0.15  # seeds 0-2: TINY_TOOLS_COLD
-    assert gains["grpo"]["all"] >= 0.08  # TINY_TOOLS_GRPO: RL with the tool in the loop
+    assert gains["cold_start"]["all"] >= 0.20  # seeds 0-2: +42, +51, +69 points
+    assert gains["grpo"]["all"] >= 0.08  # +22, +1, +11 (seed 0 runs here): RL with the tool in the loop
     assert gains["no_tools"]["all"] <= -0.30  # the same model without tools cannot multiply
     grpo = json.loads((tmp_path / "stages" / "02_grpo" / "result.json").read_text())["eval_after"]
     assert grpo["eval/well_formed_calls"] >= 0.95 and grpo["eval/tool_calls"] >= 0.5
