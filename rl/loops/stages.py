@@ -33,7 +33,7 @@ from rl.engine.policy import load_tokenizer
 from rl.engine.scorer import RolloutScorer
 from rl.envs import declared_tools
 from rl.loops.dpo import mine_onpolicy_pairs, run_dpo
-from rl.loops.heldout import EVAL_SEED, evaluate_heldout
+from rl.loops.heldout import EVAL_SEED, eval_budgets, evaluate_heldout
 from rl.loops.sft import run_sft, sft_sequences
 from rl.registries import ALGORITHMS
 from rl.runs.manifest import prompts_fingerprint
@@ -132,7 +132,7 @@ def _train_on_actors(cfg: ExperimentConfig, init: str, heldout: Sequence[Prompt]
 
 def _heldout_eval(cfg: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, heldout: Sequence[Prompt]) -> dict:
     return evaluate_heldout(cluster, scorer, heldout, temperature=cfg.rollout.eval_temperature, seed=EVAL_SEED,
-                            modes=cfg.run.eval_modes)
+                            modes=cfg.run.eval_modes, budgets=eval_budgets(cfg))
 
 
 def _write_pairs(path: Path, pairs: Sequence) -> None:
