@@ -102,6 +102,7 @@ class ModelConfig:
     tiny_kv_heads: int = 2  # tiny only: grouped-query attention, as in Qwen2
     tiny_vocab_size: int = 512  # tiny only: 256 byte tokens + merges; arithmetic text needs few
     tiny_max_positions: int = 512  # tiny only: prompt + completion of the default task fit in 200 tokens
+    context_length: int = 0  # tokens the model attends over, for --dry-run's length checks; 0: the checkpoint's max_position_embeddings (tiny: tiny_max_positions)
 
     def __post_init__(self) -> None:
         if not self.path:
@@ -113,6 +114,7 @@ class ModelConfig:
             raise _invalid("tiny_kv_heads", f"({self.tiny_kv_heads}) must divide tiny_heads ({self.tiny_heads})")
         _at_least(self, 300, "tiny_vocab_size")  # 256 byte tokens + specials + some merges
         _at_least(self, 16, "tiny_max_positions")
+        _at_least(self, 0, "context_length")
 
 
 @dataclass(frozen=True)
