@@ -52,7 +52,7 @@ def overlong_penalty(completion: str, verdict: Verdict | None, *, num_tokens: in
                      cache: int | None = None, max_tokens: int | None = None, buffer_tokens: int | None = None,
                      **fields: Any) -> float:
     """DAPO's soft overlong punishment: 0 up to ``max_len - cache`` tokens, then linearly down to -1 at
-    ``max_len``, and -1 beyond (``cache`` 0: a hard step at ``max_len``).
+    ``max_len``, and -1 beyond (``cache`` 0: -1 past ``max_len``, a hard step).
 
     ``max_len`` defaults to the generation limit the scorer passes as ``max_tokens`` (rollout.max_new_tokens).
     The parameters' earlier names, ``max_tokens`` and ``buffer_tokens``, still work.
