@@ -7,7 +7,19 @@ import json
 import pytest
 
 from rl.cli.budget_sweep import budget_path, parse_budgets
-from tests.test_eval_cli import bench, read_jsonl, run_eval  # noqa: F401 - bench is a fixture
+from rl.engine.policy import build_tiny_model
+from tests.test_eval_cli import BENCH, SIZES, read_jsonl, run_eval
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """A tiny model and a three-prompt benchmark (as tests/test_eval_cli.py builds them)."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    texts = [r["prompt"] if isinstance(r["prompt"], str) else r["prompt"][0]["content"] for r in BENCH]
+    model = build_tiny_model(tmp / "model", texts * 10 + ["<think>2 + 3 = 5</think> \\boxed{5}"], seed=0, **SIZES)
+    path = tmp / "bench.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in BENCH))
+    return model, path
 
 
 def test_parse_budgets():
@@ -33,6 +45,7 @@ def test_a_budget_sweep_tabulates_accuracy_lengths_and_hits_per_budget(bench, tm
         records = read_jsonl(budget_path(output, label))
         assert all(r["mode"] == "think" for r in records)
         assert all(r["thinking_tokens"] <= int(label) for r in records if r["budget_hit"])
+        assert row["budget_hit"] == sum(r["budget_hit"] for r in records) / len(records)
         assert (budget_path(output, label).with_suffix(".scored.jsonl")).exists()
     assert "| budget | accuracy | 95% CI |" in out and (tmp_path / "budgets.png").stat().st_size > 0
     assert "| none |" in (tmp_path / "preds.budgets.md").read_text()

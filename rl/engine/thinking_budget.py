@@ -35,6 +35,7 @@ from typing import Any
 
 from rl.engine.turns import Turn, left_padded, sampled_turn
 from rl.modes import QWEN3_EARLY_STOP
+
 BUDGET_MODES = ("inject", "truncate")
 
 
