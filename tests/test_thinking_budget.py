@@ -242,3 +242,21 @@ def test_per_token_loss_is_exactly_zero_at_injected_positions(model_path):
     assert torch.all(masked[0, targets][~where] == 0) and torch.all(logprobs.grad[0, targets][~where] == 0)
     assert torch.all(logprobs.grad[0, targets][where] != 0)
     assert seq.target_tokens == 4  # the normaliser counts the sampled tokens only
+
+
+def test_a_colocated_learner_samples_the_budgeted_rollouts_a_rollout_worker_samples(model_path):
+    from tests.test_colocate import PROMPTS, ColocatedLearner
+
+    config = RolloutConfig(max_new_tokens=12, group_size=2, thinking_budget=0, answer_budget=3)
+    learner = ColocatedLearner(model_path, LearnerConfig(device="cpu"), AlgorithmConfig())
+    learner.tokenizer = _copy_with_template(learner.tokenizer, PRE_OPENED)  # thoughts start at once: the budget fires
+    learner.attach_sampler(DataConfig(), config)
+    worker = RolloutWorker(model_path, DataConfig(), config, device="cpu")
+    worker.tokenizer = learner.tokenizer
+    budget = ThinkingBudget(1, answer_tokens=2)  # a call's own budget travels too
+    for kwargs in ({}, {"thinking_budget": budget}):
+        mine = learner.generate(PROMPTS, 2, temperature=1.0, seed=7, **kwargs)
+        theirs = worker.generate(PROMPTS, 2, temperature=1.0, seed=7, **kwargs)
+        rollouts = [(r.completion_ids, r.loss_mask, r.budget_hit) for g in mine for r in g.rollouts]
+        assert rollouts == [(r.completion_ids, r.loss_mask, r.budget_hit) for g in theirs for r in g.rollouts]
+        assert any(hit for _, _, hit in rollouts)
