@@ -23,7 +23,7 @@ from typing import Any
 from rl.cli.args import positive
 from rl.cli.budget_sweep import budget_path, parse_budgets, run_budget_sweep
 from rl.cli.score_command import score_and_report
-from rl.modes import MODES, THINK
+from rl.modes import MODES, QWEN3_EARLY_STOP, THINK
 
 EVAL_EXAMPLES = """\
   rlvr eval MODEL_DIR bench.jsonl -o preds.jsonl                 # greedy, one sample each
@@ -76,6 +76,8 @@ def add_eval_command(subparsers) -> None:
                    help="at the budget: inject Qwen3's early stop and let the model answer, or truncate (default: %(default)s)")
     p.add_argument("--answer-budget", type=positive(int), default=32,
                    help="inject: answer tokens after the forced </think> (default: %(default)s)")
+    p.add_argument("--early-stop", default=QWEN3_EARLY_STOP,
+                   help="inject: the text injected at the budget, ending the thought with </think> (default: Qwen3's)")
     p.add_argument("--workers", type=positive(int), help="verifier processes (default: as rlvr score)")
     p.add_argument("--timeout", type=positive(float), default=5.0, help="verifier seconds per sample (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing predictions")
@@ -120,7 +122,8 @@ def run_eval(args: argparse.Namespace) -> int:
         env = EnvConfig(name=args.env, tools=tools, max_turns=args.max_turns)
         budget = args.thinking_budget[0] if args.thinking_budget else None
         rollout = RolloutConfig(max_new_tokens=args.max_new_tokens, top_p=args.top_p, dtype=args.dtype, backend=args.backend, env=env,
-                                thinking_budget=budget, thinking_budget_mode=args.budget_mode, answer_budget=args.answer_budget)
+                                thinking_budget=budget, thinking_budget_mode=args.budget_mode, answer_budget=args.answer_budget,
+                                thinking_early_stop=args.early_stop)
         worker = ROLLOUT_BACKENDS.get(args.backend)(str(args.model), data, rollout, device=args.device, dtype=args.dtype)
     except (ConfigError, DataError, PolicyError, ValueError) as exc:  # ValueError: a budget this tokenizer cannot count
         return _fail(str(exc))
