@@ -5,7 +5,7 @@
         - {name: correct, kind: verifier, weight: 1.0}
         - {name: format,  kind: format,   weight: 0.1}
         - {name: length,  kind: length,   weight: 0.0}
-        - {name: overlong, kind: overlong, weight: 1.0, params: {buffer_tokens: 16}}
+        - {name: overlong, kind: overlong, weight: 1.0, params: {max_len: 64, cache: 16}}   # DAPO's soft punishment
 
 Weight 0 means "log, don't optimise". ``kind`` is a built-in name or ``module:function``.
 """

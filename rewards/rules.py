@@ -48,16 +48,32 @@ def verifier_score(completion: str, verdict: Verdict | None, **fields: Any) -> f
     return verdict.score if verdict is not None and verdict.status == "ok" else 0.0
 
 
-def overlong_penalty(
-    completion: str, verdict: Verdict | None, *, num_tokens: int, max_tokens: int, buffer_tokens: int = 0, **fields: Any
-) -> float:
-    """DAPO's soft overlong punishment: 0 up to ``max_tokens - buffer_tokens``, then linearly down to -1."""
-    soft_limit = max_tokens - buffer_tokens
+def overlong_penalty(completion: str, verdict: Verdict | None, *, num_tokens: int, max_len: int | None = None,
+                     cache: int | None = None, max_tokens: int | None = None, buffer_tokens: int | None = None,
+                     **fields: Any) -> float:
+    """DAPO's soft overlong punishment: 0 up to ``max_len - cache`` tokens, then linearly down to -1 at
+    ``max_len``, and -1 beyond (``cache`` 0: -1 past ``max_len``, a hard step).
+
+    ``max_len`` defaults to the generation limit the scorer passes as ``max_tokens`` (rollout.max_new_tokens).
+    The parameters' earlier names, ``max_tokens`` and ``buffer_tokens``, still work.
+
+    >>> [overlong_penalty("", None, num_tokens=n, max_len=20480, cache=4096) for n in (16384, 18432, 20480, 30000)]
+    [0.0, -0.5, -1.0, -1.0]
+    """
+    if cache is not None and buffer_tokens is not None:
+        raise ValueError("overlong: set cache (or its old name buffer_tokens), not both")
+    limit = max_len if max_len is not None else max_tokens
+    if limit is None:
+        raise ValueError("overlong: needs max_len (the length that costs the whole -1)")
+    cache = cache if cache is not None else buffer_tokens or 0
+    if not 0 <= cache <= limit:
+        raise ValueError(f"overlong: cache must be in [0, max_len={limit}], got {cache}")
+    soft_limit = limit - cache
     if num_tokens <= soft_limit:
         return 0.0
-    if buffer_tokens <= 0 or num_tokens >= max_tokens:
+    if num_tokens >= limit:
         return -1.0
-    return -(num_tokens - soft_limit) / buffer_tokens
+    return -(num_tokens - soft_limit) / cache
 
 
 def completion_tokens(completion: str, verdict: Verdict | None, *, num_tokens: int, **fields: Any) -> float:

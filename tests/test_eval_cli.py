@@ -100,8 +100,9 @@ class InProcessCluster:
     def __init__(self, worker: RolloutWorker):
         self.worker = worker
 
-    def generate(self, prompts, num_samples, *, temperature, seed, enable_thinking=None):
-        return self.worker.generate(prompts, num_samples, temperature=temperature, seed=seed, enable_thinking=enable_thinking)
+    def generate(self, prompts, num_samples, *, temperature, seed, enable_thinking=None, thinking_budget=None):
+        return self.worker.generate(prompts, num_samples, temperature=temperature, seed=seed, enable_thinking=enable_thinking,
+                                    thinking_budget=thinking_budget)
 
 
 class MathScorer:

@@ -85,3 +85,34 @@ def test_no_answers_are_wrong_answers_and_train():
     batch, metrics = _collect([NO_ANSWER, RIGHT], group_size=4)
     assert len(batch) == 16 and metrics["verifier/unjudged"] == 0
     assert [round(s.advantage, 3) for s in batch[:4]] == [round(float(a), 3) for a in grpo_advantages(torch.tensor([[0.0, 1, 0, 1]]))[0]]
+
+
+def test_mask_truncated_leaves_samples_cut_by_length_out_of_the_group_and_the_loss():
+    from rl.data.records import TrainSequence
+    from rl.loops.grpo import judged_group_sequences
+
+    prompt = PROMPTS[0]
+    reasons = ["stop", "length", "stop", "thinking_budget", "token_cap", "stop"]
+    rewards = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    group = ScoredGroup(prompt, tuple(
+        ScoredRollout(Rollout(prompt, (1,), (10 + j,), "t", (), reason == "stop", 0, finish_reason=reason),
+                      RIGHT if r else WRONG, r, {}) for j, (reason, r) in enumerate(zip(reasons, rewards))))
+    kept = judged_group_sequences(group, grpo_advantages, mask_truncated=True)
+    assert [s.completion_ids[0] for s in kept] == [10, 12, 15]  # only the finished samples
+    torch.testing.assert_close(torch.tensor([s.advantage for s in kept]), grpo_advantages(torch.tensor([[1.0, 0.0, 1.0]]))[0])
+    assert sum(s.target_tokens for s in kept) == 3  # the normaliser counts none of the truncated
+    everything = judged_group_sequences(group, grpo_advantages)
+    assert len(everything) == 6 and all(isinstance(s, TrainSequence) for s in everything)  # off: trained on their reward
+
+
+def test_metrics_report_truncated_budget_hit_and_lengths():
+    from rl.engine.scorer import trajectory_metrics
+
+    prompt = PROMPTS[0]
+    rollouts = [Rollout(prompt, (1,), (5, 6, 7), "t", (), False, 0, finish_reason="thinking_budget", thinking_tokens=2,
+                        answer_tokens=0, budget_hit=True),
+                Rollout(prompt, (1,), (5, 6), "t", (), True, 0, finish_reason="stop", thinking_tokens=0, answer_tokens=2)]
+    metrics = trajectory_metrics([ScoredRollout(r, RIGHT, 1.0, {}) for r in rollouts])
+    assert metrics["completion/truncated"] == 0.5 and metrics["completion/budget_hit"] == 0.5
+    assert metrics["completion/thinking_tokens"] == 1.0 and metrics["completion/answer_tokens"] == 1.0
+    assert metrics["finish/thinking_budget"] == 0.5

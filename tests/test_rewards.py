@@ -35,6 +35,24 @@ def test_overlong_penalty(tokens, expected):
     assert overlong_penalty("", None, num_tokens=tokens, max_tokens=64, buffer_tokens=16) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("tokens, expected", [(1000, 0.0), (16_384, 0.0), (18_432, -0.5), (20_480, -1.0), (30_000, -1.0)])
+def test_overlong_is_dapos_soft_punishment(tokens, expected):
+    assert overlong_penalty("", None, num_tokens=tokens, max_len=20_480, cache=4_096) == pytest.approx(expected)
+
+
+def test_overlong_names_and_defaults():
+    # max_len defaults to the generation limit the scorer passes (max_tokens); the old names still work
+    assert overlong_penalty("", None, num_tokens=56, max_tokens=64, cache=16) == pytest.approx(-0.5)
+    assert overlong_penalty("", None, num_tokens=56, max_len=64, buffer_tokens=16) == pytest.approx(-0.5)
+    assert overlong_penalty("", None, num_tokens=65, max_len=64) == -1.0 and overlong_penalty("", None, num_tokens=64, max_len=64) == 0.0
+    with pytest.raises(ValueError, match="not both"):
+        overlong_penalty("", None, num_tokens=1, max_len=64, cache=8, buffer_tokens=8)
+    with pytest.raises(ValueError, match="cache"):
+        overlong_penalty("", None, num_tokens=1, max_len=64, cache=100)
+    with pytest.raises(ValueError, match="max_len"):
+        overlong_penalty("", None, num_tokens=1)
+
+
 def test_weighted_components_and_log_only_weight():
     reward = RewardFunction([
         RewardComponent("correct", "verifier", 1.0),

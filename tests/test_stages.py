@@ -14,7 +14,7 @@ from rl.data.prompts import DataError, load_prompts, record_to_prompt
 from rl.data.tasks import arithmetic, corpus
 from rl.engine.policy import build_tiny_model
 from rl.loops.sft import sft_sequences
-from rl.runs.stage_report import markdown_table, stage_rows
+from rl.runs.stage_report import budget_table, markdown_table, stage_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,3 +175,27 @@ def test_stage_rows_show_what_each_stage_gained():
     assert rows[2]["gain"]["think"] == pytest.approx(0.2) and rows[2]["gain"]["no_think"] == pytest.approx(0.05)
     table = markdown_table(rows, ["think", "no_think"])
     assert "| grpo | grpo | 50.0% | +20.0 | 30.0 | 5.0% | +5.0 | 10.0 |" in table
+
+
+def test_budget_table_shows_accuracy_by_budget_and_the_training_budget():
+    def ev(at8, none):
+        return {"eval/budget_8/accuracy": at8, "eval/budget_8/thinking_tokens": 8.0,
+                "eval/budget_none/accuracy": none, "eval/budget_none/thinking_tokens": 27.4}
+
+    results = [{"stage": "fusion", "kind": "sft", "thinking_budget": None, "eval_after": ev(0.2, 0.7)},
+               {"stage": "budget_rl", "kind": "grpo", "thinking_budget": 8, "eval_after": ev(0.45, 0.71)}]
+    table = budget_table(None, results, [8, None])
+    assert "| after | kind | trained under budget | budget 8 | budget none |" in table
+    assert "| budget_rl | grpo | 8 | 45.0% (8) | 71.0% (27) |" in table and "| fusion | sft | - | 20.0% (8) | 70.0% (27) |" in table
+
+
+def test_dry_run_checks_budgets_against_max_new_tokens_and_the_context():
+    from rl.cli.dry_run import dry_run
+
+    path = str(ROOT / "experiments/tiny_arith.yaml")
+    lines = dry_run(load_config(path, ["rollout.thinking_budget=16"]))
+    assert any("thinking budgets 16 (inject); up to" in line and "of 512 context tokens" in line for line in lines)
+    with pytest.raises(ValueError, match="never fires"):
+        dry_run(load_config(path, ["rollout.thinking_budget=64", "rollout.max_new_tokens=64"]))
+    with pytest.raises(ValueError, match="context length 256"):
+        dry_run(load_config(path, ["run.eval_thinking_budgets=[8, null]", "model.tiny_max_positions=256"]))

@@ -21,14 +21,16 @@ from statistics import mean
 from typing import Any
 
 from rl.cli.args import positive
+from rl.cli.budget_sweep import budget_path, parse_budgets, run_budget_sweep
 from rl.cli.score_command import score_and_report
-from rl.modes import MODES
+from rl.modes import MODES, QWEN3_EARLY_STOP, THINK
 
 EVAL_EXAMPLES = """\
   rlvr eval MODEL_DIR bench.jsonl -o preds.jsonl                 # greedy, one sample each
   rlvr eval MODEL_DIR bench.jsonl --samples 8 --temperature 0.6 -o preds.jsonl  # pass@1..8, maj@1..8
   rlvr eval MODEL_DIR bench.jsonl --mode both -o preds.jsonl     # preds.think.jsonl, preds.no_think.jsonl
   rlvr eval MODEL_DIR bench.jsonl --env tools --tools calculator -o preds.jsonl  # multi-turn, with a tool
+  rlvr eval MODEL_DIR bench.jsonl --thinking-budgets 0,16,32,64,none -o out/preds.jsonl  # accuracy vs budget, out/budgets.png
 
 BENCHMARK records are read as training data is: "prompt" (text or chat messages) or
 "messages", "reference", and optionally "id", "verifier" and "mode". --mode auto renders
@@ -36,7 +38,9 @@ each sample in its own mode (its "mode", else its last /think or /no_think, else
 thinking); think or no_think puts every sample in that mode. With --env tools the model may call
 the --tools (registered names or module:function) for up to --max-turns turns; each line then
 holds the whole transcript ("messages") and its last assistant turn is judged. Each predictions file is
-scored to <stem>.scored.jsonl beside it (replaced). Exit code: as `rlvr score`; 2 when the
+scored to <stem>.scored.jsonl beside it (replaced). --thinking-budgets samples every prompt in
+thinking mode once per budget (<stem>.budget_<B>.jsonl) and tabulates accuracy, thinking and answer
+tokens and the share cut, per budget (<stem>.budgets.md, budgets.png). Exit code: as `rlvr score`; 2 when the
 benchmark or the model cannot be loaded.
 """
 MODE_CHOICES = ("auto", *MODES, "both")
@@ -64,6 +68,16 @@ def add_eval_command(subparsers) -> None:
     p.add_argument("--tools", default="", help="comma-separated tools for --env tools, e.g. calculator,python")
     p.add_argument("--max-turns", type=positive(int), default=4, help="assistant turns per transcript with --env tools (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    p.add_argument("--thinking-budget", type=parse_budgets, default=None, dest="thinking_budget",
+                   help="one thinking budget for every sample (tokens or none), as rollout.thinking_budget")
+    p.add_argument("--thinking-budgets", type=parse_budgets, default=None,
+                   help="sweep: comma-separated budgets, e.g. 0,16,32,64,none; one predictions file and table row each")
+    p.add_argument("--budget-mode", choices=("inject", "truncate"), default="inject",
+                   help="at the budget: inject Qwen3's early stop and let the model answer, or truncate (default: %(default)s)")
+    p.add_argument("--answer-budget", type=positive(int), default=32,
+                   help="inject: answer tokens after the forced </think> (default: %(default)s)")
+    p.add_argument("--early-stop", default=QWEN3_EARLY_STOP,
+                   help="inject: the text injected at the budget, ending the thought with </think> (default: Qwen3's)")
     p.add_argument("--workers", type=positive(int), help="verifier processes (default: as rlvr score)")
     p.add_argument("--timeout", type=positive(float), default=5.0, help="verifier seconds per sample (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing predictions")
@@ -85,11 +99,17 @@ def run_eval(args: argparse.Namespace) -> int:
 
     data = DataConfig(system_prompt=args.system_prompt)  # enable_thinking=True: Qwen3's default, for --mode auto
     runs = prediction_paths(args.output, args.mode)
+    if args.thinking_budgets:
+        runs = [(THINK, budget_path(args.output, "none" if b is None else str(b))) for b in args.thinking_budgets]
     if any(path.resolve() == args.benchmark.resolve() for _, path in runs):
         return _fail(f"-o {args.output} would overwrite the benchmark; choose another")
     existing = [str(path) for _, path in runs if path.exists() and path.stat().st_size > 0]
     if existing and not args.force:
         return _fail(f"{', '.join(existing)} already exist(s); pass --force to overwrite")
+    if args.thinking_budgets and args.mode in ("no_think", "both"):
+        return _fail("--thinking-budgets caps thoughts: it samples in thinking mode; drop --mode or use --mode think")
+    if args.thinking_budget is not None and len(args.thinking_budget) != 1:
+        return _fail("--thinking-budget takes one budget; use --thinking-budgets for a sweep")
     if args.samples > 1 and args.temperature == 0:
         print("rlvr eval: warning: greedy decoding (--temperature 0) makes the K samples identical", file=sys.stderr)
     try:
@@ -100,10 +120,15 @@ def run_eval(args: argparse.Namespace) -> int:
 
         tools = tuple(t.strip() for t in args.tools.split(",") if t.strip())
         env = EnvConfig(name=args.env, tools=tools, max_turns=args.max_turns)
-        rollout = RolloutConfig(max_new_tokens=args.max_new_tokens, top_p=args.top_p, dtype=args.dtype, backend=args.backend, env=env)
+        budget = args.thinking_budget[0] if args.thinking_budget else None
+        rollout = RolloutConfig(max_new_tokens=args.max_new_tokens, top_p=args.top_p, dtype=args.dtype, backend=args.backend, env=env,
+                                thinking_budget=budget, thinking_budget_mode=args.budget_mode, answer_budget=args.answer_budget,
+                                thinking_early_stop=args.early_stop)
         worker = ROLLOUT_BACKENDS.get(args.backend)(str(args.model), data, rollout, device=args.device, dtype=args.dtype)
-    except (ConfigError, DataError, PolicyError) as exc:
+    except (ConfigError, DataError, PolicyError, ValueError) as exc:  # ValueError: a budget this tokenizer cannot count
         return _fail(str(exc))
+    if args.thinking_budgets:
+        return run_budget_sweep(worker, prompts, args, write_predictions, _score)
     lengths = {}
     for mode, path in runs:
         pinned = prompts if mode == "auto" else [replace(p, mode=mode) for p in prompts]
@@ -118,8 +143,10 @@ def run_eval(args: argparse.Namespace) -> int:
     return code
 
 
-def write_predictions(worker, prompts: Sequence, path: Path, args: argparse.Namespace) -> tuple[float, float]:
-    """Sample ``args.samples`` completions per prompt into ``path``; (mean tokens, finished share)."""
+def write_predictions(worker, prompts: Sequence, path: Path, args: argparse.Namespace, *,
+                      thinking_budget=None) -> tuple[float, float]:
+    """Sample ``args.samples`` completions per prompt into ``path`` (under ``thinking_budget``, default the
+    worker's); (mean tokens, finished share)."""
     from tqdm import tqdm
 
     from rl.data.prompts import prompt_mode
@@ -132,7 +159,8 @@ def write_predictions(worker, prompts: Sequence, path: Path, args: argparse.Name
     ) as bar:
         for start in range(0, len(prompts), args.batch_size):
             batch = prompts[start : start + args.batch_size]
-            groups = worker.generate(batch, args.samples, temperature=args.temperature, seed=args.seed + start)
+            groups = worker.generate(batch, args.samples, temperature=args.temperature, seed=args.seed + start,
+                                     thinking_budget=thinking_budget)
             rollouts = [rollout for group in groups for rollout in group.rollouts]
             for rollout in rollouts:
                 record = prediction_record(rollout, prompt_mode(rollout.prompt, worker.data))
@@ -150,7 +178,7 @@ def prediction_record(rollout, mode: str) -> dict[str, Any]:
     shown = prompt.text if prompt.text is not None else [{"role": r, "content": c} for r, c in prompt.messages]
     multi_turn = {}
     if rollout.messages:  # the whole transcript; `rlvr score` judges the completion, its last assistant turn
-        multi_turn = {"messages": prompt.chat() + [dict(m) for m in rollout.messages], "finish_reason": rollout.finish_reason,
+        multi_turn = {"messages": prompt.chat() + [dict(m) for m in rollout.messages],
                       "env_info": dict(rollout.env_info)}
     return {
         **prompt.fields,
@@ -162,6 +190,10 @@ def prediction_record(rollout, mode: str) -> dict[str, Any]:
         "mode": mode,
         "num_tokens": len(rollout.completion_ids),
         "finished": rollout.finished,
+        "finish_reason": rollout.finish_reason,
+        "thinking_tokens": rollout.thinking_tokens,
+        "answer_tokens": rollout.answer_tokens,
+        "budget_hit": rollout.budget_hit,
         **multi_turn,
     }
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from rewards.compose import RewardComponent
-from rl.modes import MODES
+from rl.modes import MODES, QWEN3_EARLY_STOP
 from rl.registries import (
     ADVANTAGE_ESTIMATORS,
     ALGORITHMS,
@@ -102,6 +102,7 @@ class ModelConfig:
     tiny_kv_heads: int = 2  # tiny only: grouped-query attention, as in Qwen2
     tiny_vocab_size: int = 512  # tiny only: 256 byte tokens + merges; arithmetic text needs few
     tiny_max_positions: int = 512  # tiny only: prompt + completion of the default task fit in 200 tokens
+    context_length: int = 0  # tokens the model attends over, for --dry-run's length checks; 0: the checkpoint's max_position_embeddings (tiny: tiny_max_positions)
 
     def __post_init__(self) -> None:
         if not self.path:
@@ -113,6 +114,7 @@ class ModelConfig:
             raise _invalid("tiny_kv_heads", f"({self.tiny_kv_heads}) must divide tiny_heads ({self.tiny_heads})")
         _at_least(self, 300, "tiny_vocab_size")  # 256 byte tokens + specials + some merges
         _at_least(self, 16, "tiny_max_positions")
+        _at_least(self, 0, "context_length")
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,10 @@ class RolloutConfig:
     resources: Mapping[str, float] = field(default_factory=dict)  # custom Ray resources, e.g. {rollout_node: 1}, to pin actors to nodes
     device: str = "auto"  # "auto": cuda when the actor was given a GPU
     env: EnvConfig = field(default_factory=EnvConfig)  # single answer (default) or multi-turn tool use
+    thinking_budget: int | None = None  # thinking tokens per assistant turn (rl.engine.thinking_budget); None: a thought ends when the model ends it or at max_new_tokens
+    thinking_budget_mode: Literal["inject", "truncate"] = "inject"  # inject: Qwen3's early stop, then the model answers; truncate: the sample ends there
+    answer_budget: int = 32  # inject: tokens the model may answer with after the forced </think>; the tiny task's answer takes ~12
+    thinking_early_stop: str = QWEN3_EARLY_STOP  # injected at the budget (loss mask 0); Qwen3's own text, which its models were fused with
 
     def __post_init__(self) -> None:
         _registered(self, "backend", ROLLOUT_BACKENDS)
@@ -212,6 +218,12 @@ class RolloutConfig:
         _at_least(self, 0, "eval_temperature")
         if self.top_p > 1:
             raise _invalid("top_p", f"must be in (0, 1], got {self.top_p}")
+        if self.thinking_budget is not None and self.thinking_budget < 0:
+            raise _invalid("thinking_budget", f"must be >= 0 tokens or null (no budget), got {self.thinking_budget}")
+        _at_least(self, 1, "answer_budget")
+        if "</think>" not in self.thinking_early_stop:
+            raise _invalid("thinking_early_stop", f"must close the thought with </think> (else the model goes on thinking); "
+                                                  f"got {self.thinking_early_stop!r}")
 
 
 @dataclass(frozen=True)
@@ -224,6 +236,7 @@ class AlgorithmConfig:
     kl_coef: float = 0.0  # verifiable rewards need no KL anchor (DAPO, Dr. GRPO); saves a reference model
     dynamic_sampling: bool = False  # DAPO's resampling of all-same-reward groups; off keeps every step the same size
     ppo_epochs: int = 1  # updates per batch; 1 is strictly on-policy, so the clip never binds
+    mask_truncated: bool = False  # samples cut by a length limit leave the loss and their group (TRL mask_truncated_completions): unfinished is not wrong; off trains them on their reward, as before
 
     def __post_init__(self) -> None:
         for key, registry in (("name", ALGORITHMS), ("advantage_estimator", ADVANTAGE_ESTIMATORS), ("loss_agg", LOSS_AGGREGATIONS)):
@@ -348,6 +361,7 @@ class RunConfig:
     code_max_tests: int = 16  # most test cases one code item may carry; more is a data error naming the item
     max_unjudged_fraction: float = 0.25  # unjudged samples (timeout, error) are masked; past a quarter of a step the verifier, not the policy, is the story: stop
     eval_modes: tuple[str, ...] = ()  # held-out evals in these thinking modes (think, no_think); empty: each prompt's own mode
+    eval_thinking_budgets: tuple[int | None, ...] = ()  # also evaluate in thinking mode under these budgets (null = none) with rollout.thinking_budget_mode; empty: no budget sweep
 
     def __post_init__(self) -> None:
         if not self.out_dir:
@@ -370,6 +384,8 @@ class RunConfig:
                 raise _invalid("eval_modes", f"entries must be one of {', '.join(MODES)}; got {mode!r}{_did_you_mean(mode, MODES)}")
         if len(set(self.eval_modes)) != len(self.eval_modes):
             raise _invalid("eval_modes", f"repeats a mode: {list(self.eval_modes)}")
+        if any(b is not None and b < 0 for b in self.eval_thinking_budgets) or len(set(self.eval_thinking_budgets)) != len(self.eval_thinking_budgets):
+            raise _invalid("eval_thinking_budgets", f"must be distinct token counts >= 0 or null; got {list(self.eval_thinking_budgets)}")
 
 
 # Sections a stage may change; the model is the previous stage's checkpoint and the run

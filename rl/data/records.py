@@ -76,11 +76,16 @@ class Rollout:
                     format reward checks; None where the producer did not record it.
     loss_mask:      per completion token, 1 = sampled by the policy, 0 = injected; empty = all sampled.
     finish_reason:  why the trajectory ended: "stop" (EOS after an answer), "length" (a turn hit
-                    max_new_tokens), "max_turns", "token_cap" (rollout.max_trajectory_tokens),
-                    "env_failure" (the environment itself failed: the trajectory is unjudged).
+                    max_new_tokens, or the answer after an injected early stop hit rollout.answer_budget),
+                    "max_turns", "token_cap" (rollout.max_trajectory_tokens), "thinking_budget" (a thought
+                    cut at rollout.thinking_budget in truncate mode), "env_failure" (the environment itself
+                    failed: the trajectory is unjudged).
     messages:       the turns after the prompt as chat messages ({"role", "content"}), for logs, eval
                     transcripts and trajectory-level rewards; empty for a single-turn rollout.
     env_info:       counts the environment kept (tool calls, bad calls, ...) and a failure's reason.
+    thinking_tokens / answer_tokens: sampled tokens inside thoughts / outside them, over all turns (the
+                    <think> tags count as neither; rl.engine.thinking_budget.thinking_split).
+    budget_hit:     the thinking budget fired in some turn (rl.engine.thinking_budget).
     """
 
     prompt: Prompt
@@ -95,6 +100,9 @@ class Rollout:
     finish_reason: str = ""
     messages: tuple[Mapping[str, str], ...] = ()
     env_info: Mapping[str, Any] = field(default_factory=dict)
+    thinking_tokens: int = 0
+    answer_tokens: int = 0
+    budget_hit: bool = False
 
     def __post_init__(self) -> None:
         if self.loss_mask and len(self.loss_mask) != len(self.completion_ids):

@@ -49,6 +49,7 @@ from rl.engine.colocated import ColocatedSampling
 from rl.engine.learner import Learner
 from rl.engine.lora import trained_state
 from rl.engine.recovery import ActorFailure, ActorLost, LearnerLost, RestartBudget, lost_actors
+from rl.engine.thinking_budget import ThinkingBudget
 from rl.engine.weight_export import WeightExport
 from rl.engine.weight_sync import Endpoint, TensorSpec, WeightChannel, endpoint, transport
 from rl.registries import ROLLOUT_BACKENDS
@@ -72,8 +73,9 @@ class RolloutActor(_Located):
         self.worker = backend(model_path, data, rollout, device=device, threads=threads, dtype=dtype, **adapter)
 
     def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
-                 enable_thinking: bool | None = None) -> list[RolloutGroup]:
-        return self.worker.generate(prompts, num_samples, temperature=temperature, seed=seed, enable_thinking=enable_thinking)
+                 enable_thinking: bool | None = None, thinking_budget: ThinkingBudget | None = None) -> list[RolloutGroup]:
+        return self.worker.generate(prompts, num_samples, temperature=temperature, seed=seed, enable_thinking=enable_thinking,
+                                    thinking_budget=thinking_budget)
 
     def set_weights(self, state_dict: dict[str, Any], version: int) -> int:
         return self.worker.set_weights(state_dict, version)
@@ -225,7 +227,7 @@ class Cluster:
 
     # ---------------------------------------------------------------- rollouts
     def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
-                 enable_thinking: bool | None = None) -> list[RolloutGroup]:
+                 enable_thinking: bool | None = None, thinking_budget: ThinkingBudget | None = None) -> list[RolloutGroup]:
         """One group of ``num_samples`` rollouts per prompt, in prompt order; prompts split evenly across the
         samplers (the learners when colocated, else the rollout actors), shard ``i`` seeded ``seed + i``."""
         def attempt() -> list[RolloutGroup]:
@@ -235,7 +237,7 @@ class Cluster:
             shards = _split(list(prompts), len(samplers))
             busy = [(a, name, shard) for a, name, shard in zip(samplers, names, shards) if shard]
             refs = [a.generate.remote(shard, num_samples, temperature=temperature, seed=seed + i,
-                                      enable_thinking=enable_thinking, **version)
+                                      enable_thinking=enable_thinking, thinking_budget=thinking_budget, **version)
                     for i, (a, _, shard) in enumerate(busy)]
             return [group for part in gather(refs, [n for _, n, _ in busy], "generation", self.timeout_s) for group in part]
 

@@ -15,6 +15,7 @@ import torch
 from rl.config import DataConfig, RolloutConfig
 from rl.data.records import Prompt, RolloutGroup
 from rl.engine.policy import resolve_dtype
+from rl.engine.thinking_budget import ThinkingBudget
 from rl.registries import ROLLOUT_BACKENDS
 
 
@@ -30,7 +31,8 @@ class ColocatedSampling:
         self.sample_dtype = None if compute == "float32" else getattr(torch, compute)
 
     def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
-                 enable_thinking: bool | None = None, version: int = 0) -> list[RolloutGroup]:
+                 enable_thinking: bool | None = None, thinking_budget: ThinkingBudget | None = None,
+                 version: int = 0) -> list[RolloutGroup]:
         """``RolloutWorker.generate`` on this learner's current weights, which are policy ``version``.
 
         Training afterwards is exactly what it would have been: eval mode only for the call (no
@@ -44,7 +46,7 @@ class ColocatedSampling:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), autocast:
                 self.sampler.version = version
                 return self.sampler.generate(prompts, num_samples, temperature=temperature, seed=seed,
-                                             enable_thinking=enable_thinking)
+                                             enable_thinking=enable_thinking, thinking_budget=thinking_budget)
         finally:
             self.model.train(was_training)
             if self.device.type == "cuda":

@@ -23,7 +23,12 @@ differs from the trajectory exactly there; the trajectory keeps what the model s
 
 Limits (``rollout.env``): ``max_turns`` assistant turns; ``max_trajectory_tokens`` (sampled + glue
 tokens after the prompt; a turn is cut at the remaining budget). Finish reasons: ``stop``, ``length``,
-``max_turns``, ``token_cap``, ``env_failure``.
+``max_turns``, ``token_cap``, ``env_failure``, ``thinking_budget``.
+
+Thinking budgets (``rollout.thinking_budget``, ``rl.engine.thinking_budget``) count per assistant turn:
+each turn's thought may run to the budget on its own, from 0, and the budget fires at most once per
+turn; its injected early-stop tokens are part of the turn with loss mask 0 and count against
+``max_trajectory_tokens`` like glue. A ``truncate`` cut ends the trajectory (``thinking_budget``).
 """
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ from typing import Any
 import torch
 
 from rl.data.records import Prompt, Rollout, RolloutGroup
+from rl.engine.thinking_budget import ThinkingBudget, ThinkTags, apply_thinking_budget, thinking_split
+from rl.engine.turns import Turn, left_padded, sampled_turn
 from rl.envs import Conversation
 from rl.modes import NO_THINK
 
@@ -103,16 +110,18 @@ class _Trajectory:
     finish_reason: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     failure: str | None = None
+    budget_hit: bool = False  # the thinking budget fired in one of its turns
 
     @property
     def active(self) -> bool:
         return not self.finish_reason
 
-    def add_turn(self, ids: list[int], logprobs: list[float], text: str, *, stopped: bool, prefill: str = "") -> None:
-        self.ids += ids
-        self.mask += [1] * len(ids)
-        self.logprobs += logprobs
-        self.last_turn, self.finished = ids, stopped
+    def add_turn(self, turn: Turn, text: str, *, prefill: str = "") -> None:
+        self.ids += turn.ids
+        self.mask += turn.mask
+        self.logprobs += turn.logprobs
+        self.last_turn, self.finished = list(turn.ids), turn.stopped
+        self.budget_hit |= bool(turn.budget)
         self.turns += 1
         self.chat.append({"role": "assistant", "content": prefill + text})
 
@@ -128,22 +137,24 @@ class _Trajectory:
     def conversation(self) -> Conversation:
         return Conversation(self.prompt, tuple(self.chat), tool_calls=self.counts.get("tool_calls", 0))
 
-    def to_rollout(self, tokenizer: Any, version: int, keep_logprobs: bool, prompt_turns: int) -> Rollout:
+    def to_rollout(self, tokenizer: Any, version: int, keep_logprobs: bool, prompt_turns: int, tags: ThinkTags | None) -> Rollout:
         info: dict[str, Any] = {"turns": self.turns, **self.counts}
         if self.failure:
             info["failure"] = self.failure
+        thinking, answer = thinking_split(self.prompt_ids, self.ids, self.mask, tags)
         return Rollout(
             prompt=self.prompt, prompt_ids=tuple(self.prompt_ids), completion_ids=tuple(self.ids),
             text=tokenizer.decode(self.last_turn, skip_special_tokens=True),
             logprobs=tuple(self.logprobs) if keep_logprobs else (), finished=self.finished, policy_version=version,
             mode=self.mode, loss_mask=tuple(self.mask), finish_reason=self.finish_reason,
-            messages=tuple(self.chat[prompt_turns:]), env_info=info,
+            messages=tuple(self.chat[prompt_turns:]), env_info=info, thinking_tokens=thinking, answer_tokens=answer,
+            budget_hit=self.budget_hit,
         )
 
 
 def multi_turn_groups(worker: Any, prompts: Sequence[Prompt], prompt_ids: Sequence[list[int]], modes: Sequence[str],
                       first_turns: torch.Tensor, first_logprobs: torch.Tensor, num_samples: int, *, temperature: float,
-                      data: Any) -> list[RolloutGroup]:
+                      data: Any, budget: ThinkingBudget = ThinkingBudget()) -> list[RolloutGroup]:
     """Finish every trajectory whose first turn is row ``i`` of ``first_turns`` ((P*G, T), prompt by prompt), turn by turn."""
     env_cfg, env = worker.rollout.env, worker.env
     cap = env_cfg.max_trajectory_tokens or worker.rollout.max_new_tokens * env_cfg.max_turns
@@ -155,7 +166,7 @@ def multi_turn_groups(worker: Any, prompts: Sequence[Prompt], prompt_ids: Sequen
         for _ in range(num_samples):
             trajectories.append(_Trajectory(prompt, list(prompt_ids[index]), modes[index], [dict(m) for m in chat]))
             prompt_turns.append(len(chat))
-    _take_turns(worker, trajectories, first_turns, first_logprobs, cap, prefill)
+    _take_turns(worker, trajectories, first_turns, first_logprobs, cap, prefill, budget, temperature)
     for turn in range(1, env_cfg.max_turns + 1):
         for t in trajectories:
             if t.active and t.last_turn[-1] not in turn_ends:  # the model ended the document, not its turn
@@ -163,31 +174,40 @@ def multi_turn_groups(worker: Any, prompts: Sequence[Prompt], prompt_ids: Sequen
         going = _respond(worker, env, [t for t in trajectories if t.active], cap, last_turn=turn == env_cfg.max_turns)
         if not going:
             break
-        batch = _left_padded([t.prompt_ids + t.ids for t in going], worker.tokenizer.pad_token_id, worker.device)
-        budget = max(min(worker.rollout.max_new_tokens, cap - len(t.ids)) for t in going)
-        completions, logprobs = worker._sample(batch, 1, temperature, max_new_tokens=budget)  # (n, T) each
-        _take_turns(worker, going, completions, logprobs, cap, prefill)
+        batch = left_padded([t.prompt_ids + t.ids for t in going], worker.tokenizer.pad_token_id, worker.device)
+        longest = max(min(worker.rollout.max_new_tokens, cap - len(t.ids)) for t in going)
+        completions, logprobs = worker._sample(batch, 1, temperature, max_new_tokens=longest)  # (n, T) each
+        _take_turns(worker, going, completions, logprobs, cap, prefill, budget, temperature)
     for t in trajectories:
         if t.active:  # only reachable when max_turns ran out while the environment still had messages
             t.end("max_turns")
     keep = worker.rollout.sampling_logprobs
-    rollouts = iter(t.to_rollout(worker.tokenizer, worker.version, keep, n) for t, n in zip(trajectories, prompt_turns))
+    rollouts = iter(t.to_rollout(worker.tokenizer, worker.version, keep, n, worker.think_tags)
+                    for t, n in zip(trajectories, prompt_turns))
     return [RolloutGroup(prompt, tuple(itertools.islice(rollouts, num_samples))) for prompt in prompts]
 
 
 def _take_turns(worker: Any, trajectories: Sequence[_Trajectory], completions: torch.Tensor, logprobs: torch.Tensor,
-                cap: int, prefill: str) -> None:
-    """Append row ``i`` of the sampled turns to trajectory ``i``: up to its first stop id, within its token budget.
-    A no-think turn's message starts with the generation prompt's ``prefill``, which the model saw before it."""
-    for t, row, lps in zip(trajectories, completions.tolist(), logprobs.tolist()):
-        budget = min(worker.rollout.max_new_tokens, cap - len(t.ids))
-        stop = next((i for i, token in enumerate(row[:budget]) if token in worker.stop_ids), None)
-        length = stop + 1 if stop is not None else min(budget, len(row))
-        ids = row[:length]
-        text = worker.tokenizer.decode(ids[:-1] if stop is not None else ids, skip_special_tokens=False)
-        t.add_turn(ids, lps[:length], text, stopped=stop is not None, prefill=prefill if t.mode == NO_THINK else "")
-        if stop is None:
-            t.end("length" if budget >= worker.rollout.max_new_tokens else "token_cap")
+                cap: int, prefill: str, budget: ThinkingBudget, temperature: float) -> None:
+    """Append row ``i`` of the sampled turns to trajectory ``i``: up to its first stop id, within its token budget,
+    with the thinking budget applied (per turn). A no-think turn's message starts with the generation prompt's
+    ``prefill``, which the model saw before it."""
+    max_new = worker.rollout.max_new_tokens
+    limits = [min(max_new, cap - len(t.ids)) for t in trajectories]
+    turns = [sampled_turn(row, lps, worker.stop_ids, limit)
+             for row, lps, limit in zip(completions.tolist(), logprobs.tolist(), limits)]
+    turns = apply_thinking_budget(worker, [t.prompt_ids + t.ids for t in trajectories], turns, budget, temperature)
+    for t, turn, limit in zip(trajectories, turns, limits):
+        room = cap - len(t.ids)
+        kept = turn.clipped(room)  # an injected early stop and its answer may overrun what is left of the cap
+        text = worker.tokenizer.decode(kept.ids[:-1] if kept.stopped else kept.ids, skip_special_tokens=False)
+        t.add_turn(kept, text, prefill=prefill if t.mode == NO_THINK else "")
+        if kept.stopped:
+            continue
+        if len(kept) < len(turn) or (not turn.budget and limit < max_new):
+            t.end("token_cap")
+        else:
+            t.end("thinking_budget" if turn.budget == "truncate" else "length")
 
 
 def _respond(worker: Any, env: Any, active: Sequence[_Trajectory], cap: int, *, last_turn: bool) -> list[_Trajectory]:
@@ -216,14 +236,3 @@ def _respond(worker: Any, env: Any, active: Sequence[_Trajectory], cap: int, *, 
             t.inject(glue, step.messages)
             going.append(t)
     return going
-
-
-def _left_padded(rows: Sequence[list[int]], pad_id: int, device: torch.device) -> dict[str, torch.Tensor]:
-    """A batch of contexts of different lengths, left-padded so that each row continues from its last token."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row):] = torch.tensor(row)
-        attention[i, width - len(row):] = 1
-    return {"input_ids": ids.to(device), "attention_mask": attention.to(device)}

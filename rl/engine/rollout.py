@@ -26,6 +26,8 @@ from rl.data.records import Prompt, Rollout, RolloutGroup
 from rl.engine.lora import load_trained_state
 from rl.engine.multiturn import multi_turn_groups
 from rl.engine.policy import load_policy
+from rl.engine.thinking_budget import ThinkingBudget, ThinkTags, apply_thinking_budget, require_tags, thinking_split
+from rl.engine.turns import Turn, sampled_turn
 from rl.envs import make_environment
 
 
@@ -57,6 +59,10 @@ class RolloutWorker:
         configured = configured if isinstance(configured, list) else [configured] if configured is not None else []
         self.stop_ids = [self.tokenizer.eos_token_id, *[i for i in configured if i != self.tokenizer.eos_token_id]]
         self.env = make_environment(rollout.env, self.tokenizer)  # what answers each turn (rl.envs); single_turn: nothing
+        self.budget = ThinkingBudget.of(rollout)  # rollout.thinking_budget; a call may pass another (eval over budgets)
+        self.think_tags = ThinkTags.of(tokenizer)  # None: the tokenizer splits the tags; lengths are not split, budgets refused
+        if self.budget.active:
+            require_tags(tokenizer)  # a configured budget this tokenizer cannot count fails at start, naming the model
 
     def set_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> int:
         load_trained_state(self.model, state_dict)  # the whole model, or with LoRA its adapter
@@ -74,8 +80,10 @@ class RolloutWorker:
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[Prompt], num_samples: int, *, temperature: float, seed: int,
-                 enable_thinking: bool | None = None) -> list[RolloutGroup]:
-        """One group of ``num_samples`` completions for each prompt, in prompt order."""
+                 enable_thinking: bool | None = None, thinking_budget: ThinkingBudget | None = None) -> list[RolloutGroup]:
+        """One group of ``num_samples`` completions for each prompt, in prompt order. ``thinking_budget``:
+        this call's (``ThinkingBudget()`` for none); None: ``rollout.thinking_budget``'s."""
+        budget = self.budget if thinking_budget is None else thinking_budget
         torch.manual_seed(seed)  # a step's samples depend on (seed, weights) only: resumable, reproducible
         data = self.data if enable_thinking is None else replace(self.data, enable_thinking=enable_thinking)
         texts = [render_prompt(p, self.tokenizer, data, tools=self.env.tool_schemas) for p in prompts]
@@ -85,10 +93,11 @@ class RolloutWorker:
         modes = [prompt_mode(p, data) for p in prompts]  # what each prompt was rendered in, for the format reward
         if self.rollout.env.multi_turn:  # the first turns go on in the environment (rl.engine.multiturn)
             return multi_turn_groups(self, prompts, prompt_ids, modes, completions, logprobs, num_samples,
-                                     temperature=temperature, data=data)
-        rows = iter(range(len(completions)))  # each prompt's samples side by side, prompt by prompt
-        return [RolloutGroup(prompt, tuple(self._rollout(prompt, ids, completions[row], logprobs[row], mode)
-                                           for row in itertools.islice(rows, num_samples)))
+                                     temperature=temperature, data=data, budget=budget)
+        contexts = [ids for ids in prompt_ids for _ in range(num_samples)]  # row by row: each sample's prompt
+        turns = [sampled_turn(row, lps, self.stop_ids, len(row)) for row, lps in zip(completions.tolist(), logprobs.tolist())]
+        turns = iter(apply_thinking_budget(self, contexts, turns, budget, temperature))  # unchanged without a budget
+        return [RolloutGroup(prompt, tuple(self._rollout(prompt, ids, turn, mode) for turn in itertools.islice(turns, num_samples)))
                 for prompt, ids, mode in zip(prompts, prompt_ids, modes)]
 
     def _sample(self, batch: Mapping[str, torch.Tensor], num_samples: int, temperature: float,
@@ -115,22 +124,23 @@ class RolloutWorker:
         logprobs = _sampling_logprobs(out.logits, completions, temperature) if out.logits else torch.zeros(completions.shape)
         return completions, logprobs
 
-    def _rollout(self, prompt: Prompt, prompt_ids: list[int], completion: torch.Tensor, logprobs: torch.Tensor, mode: str) -> Rollout:
-        ids = completion.tolist()
-        stop = next((i for i, token in enumerate(ids) if token in self.stop_ids), None)
-        finished = stop is not None
-        length = stop + 1 if finished else len(ids)
-        ids = ids[:length]
+    def _rollout(self, prompt: Prompt, prompt_ids: list[int], turn: Turn, mode: str) -> Rollout:
+        mask = () if turn.all_sampled else turn.mask  # empty = every token sampled, as before budgets
+        thinking, answer = thinking_split(prompt_ids, turn.ids, mask, self.think_tags)
         return Rollout(
             prompt=prompt,
             prompt_ids=tuple(prompt_ids),
-            completion_ids=tuple(ids),
-            text=self.tokenizer.decode(ids, skip_special_tokens=True),
-            logprobs=tuple(logprobs[:length].tolist()) if self.rollout.sampling_logprobs else (),
-            finished=finished,
+            completion_ids=turn.ids,
+            text=self.tokenizer.decode(turn.ids, skip_special_tokens=True),
+            logprobs=turn.logprobs if self.rollout.sampling_logprobs else (),
+            finished=turn.stopped,
             policy_version=self.version,
             mode=mode,
-            finish_reason="stop" if finished else "length",
+            loss_mask=mask,
+            finish_reason="stop" if turn.stopped else "thinking_budget" if turn.budget == "truncate" else "length",
+            thinking_tokens=thinking,
+            answer_tokens=answer,
+            budget_hit=bool(turn.budget),
         )
 
     def ping(self) -> int:

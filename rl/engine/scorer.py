@@ -96,10 +96,24 @@ def is_void(sample: ScoredRollout) -> bool:
     return bool(sample.rollout.messages) and sample.rollout.finish_reason == "stop" and sample.verdict.status == "no_answer"
 
 
+# Finish reasons of a sample cut by a length limit before it answered (algorithm.mask_truncated leaves them out).
+TRUNCATED_REASONS = ("length", "token_cap", "thinking_budget")
+
+
+def is_truncated(rollout: Rollout) -> bool:
+    return rollout.finish_reason in TRUNCATED_REASONS
+
+
 def trajectory_metrics(samples: Sequence[ScoredRollout], void_filter: bool = False) -> dict[str, float]:
-    """Sampled vs injected tokens, finish reasons and, for multi-turn trajectories, turns and tool calls."""
-    out = {"completion/sampled_tokens": mean(s.rollout.sampled_tokens for s in samples)}
-    for reason in ("stop", "length", "max_turns", "token_cap", "env_failure"):
+    """Sampled vs injected tokens, thinking vs answer tokens, the truncated and budget-hit shares, finish
+    reasons and, for multi-turn trajectories, turns and tool calls."""
+    rollouts = [s.rollout for s in samples]
+    out = {"completion/sampled_tokens": mean(r.sampled_tokens for r in rollouts),
+           "completion/thinking_tokens": mean(r.thinking_tokens for r in rollouts),
+           "completion/answer_tokens": mean(r.answer_tokens for r in rollouts),
+           "completion/truncated": mean(is_truncated(r) for r in rollouts),
+           "completion/budget_hit": mean(r.budget_hit for r in rollouts)}
+    for reason in ("stop", "length", "max_turns", "token_cap", "thinking_budget", "env_failure"):
         out[f"finish/{reason}"] = mean(s.rollout.finish_reason == reason for s in samples)
     if not any(s.rollout.messages for s in samples):
         return out

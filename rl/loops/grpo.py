@@ -40,12 +40,13 @@ from rl.engine.scorer import (  # noqa: F401 - VerifierOutage re-exported
     RolloutScorer,
     VerifierOutage,
     check_unjudged,
+    is_truncated,
     is_void,
     status_fractions,
     trajectory_metrics,
 )
 from rl.envs import declared_tools
-from rl.loops.heldout import EVAL_SEED, evaluate_heldout, headline_accuracy
+from rl.loops.heldout import EVAL_SEED, eval_budgets, evaluate_heldout, headline_accuracy
 from rl.loops.sft import run_sft, sft_sequences
 from rl.registries import ADVANTAGE_ESTIMATORS
 from rl.runs.interrupts import StopSignals
@@ -104,7 +105,7 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
 
     def heldout_eval() -> dict:  # greedy by default, the same samples every time
         return evaluate_heldout(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED,
-                                modes=config.run.eval_modes)
+                                modes=config.run.eval_modes, budgets=eval_budgets(config))
 
     schedule = PromptSchedule(train_prompts, config.rollout.prompts_per_step, config.run.seed)
 
@@ -208,7 +209,8 @@ config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: Pro
     check_unjudged(samples, config.run.max_unjudged_fraction, f"step {step}")
     estimator = ADVANTAGE_ESTIMATORS.get(config.algorithm.advantage_estimator)
     void_filter = config.rollout.env.void_turn_filter
-    trained = [judged_group_sequences(group, estimator, void_filter=void_filter) for group in groups]
+    trained = [judged_group_sequences(group, estimator, void_filter=void_filter, mask_truncated=config.algorithm.mask_truncated)
+               for group in groups]
     batch = [seq for seqs in trained for seq in seqs]
     judged = [s for s in samples if s.verdict.judged]
     metrics = {
@@ -218,7 +220,7 @@ config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: Pro
         "completion/finished": mean(s.rollout.finished for s in samples),
         **trajectory_metrics(samples, void_filter),
         "groups/informative": float(filter_groups(_reward_range(groups)).float().mean()),
-        "groups/dropped_unjudged": sum(1 for seqs in trained if not seqs),
+        "groups/dropped_unjudged": sum(1 for seqs in trained if not seqs),  # also those left with < 2 by mask_truncated
         "groups/rounds": rounds,
         "time/rollout_s": time.time() - t0,
         **status_fractions(samples),
@@ -228,10 +230,14 @@ config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: Pro
     return batch, metrics
 
 
-def judged_group_sequences(group: ScoredGroup, estimator, *, void_filter: bool = False) -> list[TrainSequence]:
+def judged_group_sequences(group: ScoredGroup, estimator, *, void_filter: bool = False,
+                           mask_truncated: bool = False) -> list[TrainSequence]:
     """The group's judged samples with their group-relative advantages; none if fewer than two were judged.
-    ``void_filter`` (SimpleTIR) also leaves out trajectories that ended on a void turn (``is_void``)."""
-    judged = [s for s in group.samples if s.verdict.judged and not (void_filter and is_void(s))]
+    ``void_filter`` (SimpleTIR) also leaves out trajectories that ended on a void turn (``is_void``);
+    ``mask_truncated`` (``algorithm.mask_truncated``) those cut by a length limit (``is_truncated``): like an
+    unjudged sample they leave the group's statistics, the loss and its normaliser, never trained as wrong."""
+    judged = [s for s in group.samples if s.verdict.judged and not (void_filter and is_void(s))
+              and not (mask_truncated and is_truncated(s.rollout))]
     if len(judged) < 2:
         return []
     advantages = estimator(torch.tensor([[s.reward for s in judged]]))[0]  # (G',): the estimator sees judged rewards only
@@ -261,10 +267,14 @@ def update_policy(config: ExperimentConfig, cluster: Cluster, batch: Sequence[Tr
 
 
 def sampled_token_limit(rollout) -> int:
-    """The most tokens one trajectory can sample: Dr. GRPO's constant length normaliser."""
+    """The most tokens one trajectory can sample: Dr. GRPO's constant length normaliser. An injected early stop
+    (``rollout.thinking_budget``, inject mode) lets a turn sample ``rollout.answer_budget`` more after its cut."""
+    per_turn = rollout.max_new_tokens
+    if rollout.thinking_budget is not None and rollout.thinking_budget_mode == "inject":
+        per_turn += rollout.answer_budget
     if not rollout.env.multi_turn:
-        return rollout.max_new_tokens
-    return rollout.env.max_trajectory_tokens or rollout.max_new_tokens * rollout.env.max_turns
+        return per_turn
+    return rollout.env.max_trajectory_tokens or per_turn * rollout.env.max_turns
 
 
 def _save_what_was_done(cluster: Cluster, run: RunDirectory, progress: _Progress, summary: dict) -> None:

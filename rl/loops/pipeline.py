@@ -76,7 +76,8 @@ def run_pipeline(config: ExperimentConfig) -> dict:
                 print(f"pipeline stopped in stage {stage.label!r}; finished stages ({done}) are kept: "
                       f"rerun with --resume to continue")
                 raise
-            result = {"stage": stage.label, "kind": stage.kind, "init": current, "config": fingerprint, **result,
+            result = {"stage": stage.label, "kind": stage.kind, "init": current, "config": fingerprint,
+                      "thinking_budget": cfg.rollout.thinking_budget, **result,
                       "wall_time_s": round(time.time() - t0, 1)}
             _write_json(stage_dir / RESULT_FILE, result)
         record_stage(manifest, stage.label, result)
@@ -86,7 +87,7 @@ def run_pipeline(config: ExperimentConfig) -> dict:
         upstream = fingerprint
     summary = {"name": config.name, "final_checkpoint": current, "eval_initial": initial, "stages": results,
                "wall_time_s": round(time.time() - started, 1)}
-    summary["table"] = write_stage_report(out, initial, results, config.run.eval_modes)
+    summary["table"] = write_stage_report(out, initial, results, config.run.eval_modes, config.run.eval_thinking_budgets)
     _write_json(out / "summary.json", summary)
     return summary
 

@@ -33,7 +33,7 @@ from rl.engine.policy import load_tokenizer
 from rl.engine.scorer import RolloutScorer
 from rl.envs import declared_tools
 from rl.loops.dpo import mine_onpolicy_pairs, run_dpo
-from rl.loops.heldout import EVAL_SEED, evaluate_heldout
+from rl.loops.heldout import EVAL_SEED, eval_budgets, evaluate_heldout
 from rl.loops.sft import run_sft, sft_sequences
 from rl.registries import ALGORITHMS
 from rl.runs.manifest import prompts_fingerprint
@@ -132,7 +132,7 @@ def _train_on_actors(cfg: ExperimentConfig, init: str, heldout: Sequence[Prompt]
 
 def _heldout_eval(cfg: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, heldout: Sequence[Prompt]) -> dict:
     return evaluate_heldout(cluster, scorer, heldout, temperature=cfg.rollout.eval_temperature, seed=EVAL_SEED,
-                            modes=cfg.run.eval_modes)
+                            modes=cfg.run.eval_modes, budgets=eval_budgets(cfg))
 
 
 def _write_pairs(path: Path, pairs: Sequence) -> None:
@@ -160,7 +160,7 @@ def _describe_grpo(cfg: ExperimentConfig) -> str:
     train, _ = check_data(cfg)
     r = cfg.rollout
     return (f"{cfg.run.total_steps} steps x {r.prompts_per_step} prompts x {r.group_size} samples on {len(train)} prompts; "
-            f"verifiers {verifier_counts(train)}; rewards {rewards_line(cfg)}; {env_line(cfg)}")
+            f"verifiers {verifier_counts(train)}; rewards {rewards_line(cfg)}; {env_line(cfg)}; {length_line(cfg)}")
 
 
 def _describe_dpo(cfg: ExperimentConfig) -> str:
@@ -175,7 +175,7 @@ def _describe_dpo(cfg: ExperimentConfig) -> str:
 
 
 def _describe_eval(cfg: ExperimentConfig) -> str:
-    return f"greedy held-out eval, {cfg.rollout.max_new_tokens} new tokens, {env_line(cfg)}"
+    return f"greedy held-out eval, {cfg.rollout.max_new_tokens} new tokens, {env_line(cfg)}; {length_line(cfg)}"
 
 
 def check_data(config: ExperimentConfig) -> tuple[list[Prompt], list[Prompt]]:
@@ -195,6 +195,43 @@ def env_line(config: ExperimentConfig) -> str:
     if not env.multi_turn:
         return "env single_turn"
     return f"env {env.name} (tools {', '.join(env.tools)}; up to {env.max_turns} turns, {env.max_tool_calls} calls)"
+
+
+def length_line(config: ExperimentConfig) -> str:
+    """Thinking budgets (``rollout.thinking_budget``, ``run.eval_thinking_budgets``) and the longest sequence a
+    rollout can reach, checked against the model's context length; raises when a budget cannot fire or a
+    sequence cannot fit. Without weights the early-stop text is counted at one token per byte (an upper bound)."""
+    r = config.rollout
+    budgets = sorted({b for b in (r.thinking_budget, *config.run.eval_thinking_budgets) if b is not None})
+    for budget in budgets:
+        if budget >= r.max_new_tokens:
+            raise ValueError(f"thinking budget {budget} >= rollout.max_new_tokens ({r.max_new_tokens}): the thought is "
+                             "cut by max_new_tokens first and the budget never fires; raise max_new_tokens")
+    longest = r.max_new_tokens  # per turn
+    if budgets and r.thinking_budget_mode == "inject":  # the cut thought, the early stop, then the answer
+        longest = r.max_new_tokens - 1 + len(r.thinking_early_stop.encode()) + r.answer_budget
+    need = config.data.max_prompt_tokens + longest
+    context = context_length(config.model)
+    shown = f"thinking budgets {', '.join(map(str, budgets))} ({r.thinking_budget_mode})" if budgets else "no thinking budget"
+    if context is None:
+        return f"{shown}; up to {need} tokens a sequence (context length unknown here: set model.context_length)"
+    if need > context:
+        raise ValueError(f"a sequence may reach {need} tokens (data.max_prompt_tokens {config.data.max_prompt_tokens} + "
+                         f"{longest} generated{' incl. the early stop and rollout.answer_budget' if longest != r.max_new_tokens else ''}), "
+                         f"more than the model's context length {context}")
+    return f"{shown}; up to {need} of {context} context tokens"
+
+
+def context_length(model) -> int | None:
+    """``model.context_length``, else the tiny model's or the checkpoint's own; None when it cannot be known here."""
+    if model.context_length:
+        return model.context_length
+    if model.path == "tiny":
+        return model.tiny_max_positions
+    config = Path(model.path) / "config.json"
+    if config.is_file():
+        return json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
+    return None
 
 
 def verifier_counts(prompts: Sequence[Prompt]) -> str:

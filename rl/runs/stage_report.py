@@ -2,7 +2,8 @@
 
 One row per point measured on the held-out split (the starting model, then the model after
 each stage): accuracy and mean completion length in every eval mode, and each accuracy's
-change from the row before it.
+change from the row before it. With ``run.eval_thinking_budgets``, a second table: accuracy and
+mean thinking tokens under each budget, and the budget each stage trained under.
 """
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 
-def write_stage_report(out: Path, initial: dict | None, results: Sequence[dict], modes: Sequence[str]) -> list[dict]:
+def write_stage_report(out: Path, initial: dict | None, results: Sequence[dict], modes: Sequence[str],
+                       budgets: Sequence[int | None] = ()) -> list[dict]:
     rows = stage_rows(initial, results, modes)
-    (out / "stages.md").write_text(markdown_table(rows, modes), encoding="utf-8")
+    text = markdown_table(rows, modes)
+    if budgets:
+        text += "\n" + budget_table(initial, results, budgets)
+    (out / "stages.md").write_text(text, encoding="utf-8")
     plot_stages(rows, modes, out / "stages.png")
     return rows
 
@@ -45,6 +50,23 @@ def markdown_table(rows: Sequence[dict], modes: Sequence[str]) -> str:
         for m in columns:
             gain = row.get("gain", {}).get(m)
             cells += [_pct(row["accuracy"][m]), "" if gain is None else f"{100 * gain:+.1f}", _num(row["length"][m])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def budget_table(initial: dict | None, results: Sequence[dict], budgets: Sequence[int | None]) -> str:
+    """Thinking-mode accuracy (mean thinking tokens) under each eval budget, after every stage."""
+    labels = ["none" if b is None else str(b) for b in budgets]
+    points = ([("initial", "-", None, initial)] if initial else []) + [
+        (r["stage"], r["kind"], r.get("thinking_budget"), r.get("eval_after") or {}) for r in results]
+    lines = ["Accuracy by thinking budget (thinking mode; mean thinking tokens in brackets)", "",
+             "| after | kind | trained under budget | " + " | ".join(f"budget {label}" for label in labels) + " |",
+             "|" + "---|" * (3 + len(labels))]
+    for label, kind, trained, metrics in points:
+        cells = [label, kind, "-" if trained is None else str(trained)]
+        for b in labels:
+            accuracy, tokens = metrics.get(f"eval/budget_{b}/accuracy"), metrics.get(f"eval/budget_{b}/thinking_tokens")
+            cells.append(_pct(accuracy) + ("" if tokens is None else f" ({tokens:.0f})"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
