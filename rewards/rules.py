@@ -92,7 +92,12 @@ def tool_format(completion: str, verdict: Verdict | None, *, env_info: Mapping[s
     ``<tool_call>`` blocks that parsed and named a known tool with valid arguments (1.0 with no call,
     unless ``require_call``: then a trajectory that never called a tool scores 0)."""
     info = env_info or {}
-    attempted = info.get("tool_calls", 0) + info.get("malformed_calls", 0) + info.get("refused_calls", 0)
+    attempted = attempted_calls(info)
     if not attempted:
         return 0.0 if require_call else 1.0
     return 1.0 - info.get("bad_calls", 0) / attempted
+
+
+def attempted_calls(env_info: Mapping[str, Any]) -> int:
+    """The tool-call blocks a trajectory wrote: run, malformed, or refused past the call limit (``rl.envs.tool_env``)."""
+    return env_info.get("tool_calls", 0) + env_info.get("malformed_calls", 0) + env_info.get("refused_calls", 0)

@@ -158,8 +158,8 @@ def multi_turn_groups(worker: Any, prompts: Sequence[Prompt], prompt_ids: Sequen
     """Finish every trajectory whose first turn is row ``i`` of ``first_turns`` ((P*G, T), prompt by prompt), turn by turn."""
     env_cfg, env = worker.rollout.env, worker.env
     cap = env_cfg.max_trajectory_tokens or worker.rollout.max_new_tokens * env_cfg.max_turns
-    prefill = thinking_prefill(worker.tokenizer) if NO_THINK in modes else ""
-    turn_ends = turn_end_ids(worker.tokenizer, worker.stop_ids)
+    prefill = worker.no_think_prefill if NO_THINK in modes else ""
+    turn_ends = worker.turn_ends
     trajectories, prompt_turns = [], []
     for index, prompt in enumerate(prompts):
         chat = prompt.chat(data.system_prompt)

@@ -24,7 +24,7 @@ from rl.config import DataConfig, LoRAConfig, RolloutConfig
 from rl.data.prompts import prompt_mode, render_prompt
 from rl.data.records import Prompt, Rollout, RolloutGroup
 from rl.engine.lora import load_trained_state
-from rl.engine.multiturn import multi_turn_groups
+from rl.engine.multiturn import multi_turn_groups, thinking_prefill, turn_end_ids
 from rl.engine.policy import load_policy
 from rl.engine.thinking_budget import ThinkingBudget, ThinkTags, apply_thinking_budget, require_tags, thinking_split
 from rl.engine.turns import Turn, sampled_turn
@@ -59,6 +59,9 @@ class RolloutWorker:
         configured = configured if isinstance(configured, list) else [configured] if configured is not None else []
         self.stop_ids = [self.tokenizer.eos_token_id, *[i for i in configured if i != self.tokenizer.eos_token_id]]
         self.env = make_environment(rollout.env, self.tokenizer)  # what answers each turn (rl.envs); single_turn: nothing
+        if rollout.env.multi_turn:  # template facts the turns need, rendered once here rather than at every generate
+            self.turn_ends = turn_end_ids(self.tokenizer, self.stop_ids)
+            self.no_think_prefill = thinking_prefill(self.tokenizer)
         self.budget = ThinkingBudget.of(rollout)  # rollout.thinking_budget; a call may pass another (eval over budgets)
         self.think_tags = ThinkTags.of(tokenizer)  # None: the tokenizer splits the tags; lengths are not split, budgets refused
         if self.budget.active:

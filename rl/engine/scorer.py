@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from statistics import mean
 
 from rewards import RewardFunction
+from rewards.rules import attempted_calls
 from rl.config import ExperimentConfig
 from rl.data.records import Rollout, RolloutGroup, ScoredGroup, ScoredRollout, flatten
 from verifiers import VerifierPool, VerifyRequest
@@ -118,7 +119,7 @@ def trajectory_metrics(samples: Sequence[ScoredRollout], void_filter: bool = Fal
     if not any(s.rollout.messages for s in samples):
         return out
     info = [s.rollout.env_info for s in samples]
-    calls = sum(i.get("tool_calls", 0) + i.get("malformed_calls", 0) for i in info)
+    calls = sum(attempted_calls(i) for i in info)  # the same count the tool_format reward divides by
     out.update({
         "env/turns": mean(i.get("turns", 1) for i in info),
         "env/tool_calls": mean(i.get("tool_calls", 0) for i in info),
