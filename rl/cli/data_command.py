@@ -83,4 +83,6 @@ def prompt_record(prompt: Prompt, *, chat: bool = False) -> dict[str, Any]:
     record.update(reference=prompt.reference, verifier=prompt.verifier)
     if prompt.mode is not None:
         record["mode"] = prompt.mode
+    if prompt.domain:
+        record["domain"] = prompt.domain
     return {**record, **prompt.fields}

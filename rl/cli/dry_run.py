@@ -14,7 +14,7 @@ from rl.config import ConfigError, ExperimentConfig
 from rl.config.stages import stage_config
 from rl.data.prompts import load_splits
 from rl.loops.pipeline import describe
-from rl.loops.stages import check_data, env_line, length_line, rewards_line, verifier_counts
+from rl.loops.stages import check_data, env_line, length_line, mixture_line, rewards_line, verifier_counts
 from rl.registries import STAGE_KINDS
 
 
@@ -32,6 +32,7 @@ def dry_run(config: ExperimentConfig) -> list[str]:
         lines += [
             f"data: {len(train)} train prompts ({with_solutions} with worked solutions), {len(heldout)} held-out",
             "verifiers: " + verifier_counts(train + heldout),
+            *(["mixture: " + mixture_line(config, train, heldout)] if config.data.mixture else []),
             "rewards: " + rewards_line(config),
             "rollouts: " + env_line(config) + "; " + length_line(config),
             f"sft: {config.sft.steps} steps; grpo: {config.run.total_steps} steps x {r.prompts_per_step} prompts x {r.group_size} samples",

@@ -91,6 +91,9 @@ def _convert(value: Any, hint: Any, dotted: str, origins: Origins) -> Any:
     if is_mapping(hint):
         if not isinstance(value, dict):
             raise wrong("a mapping")
+        item = args[1] if len(args) == 2 else Any
+        if dataclasses.is_dataclass(item):  # name -> section, e.g. data.mixture.<domain>
+            return {str(k): _convert(v, item, f"{dotted}.{k}", origins) for k, v in value.items()}
         return _plain(value)
     if hint is Any:
         return _plain(value)
@@ -145,12 +148,17 @@ def _all_keys(cls: type = ExperimentConfig, prefix: str = "") -> list[str]:
             keys += _all_keys(hint, dotted + ".")
         elif typing.get_origin(hint) is tuple and dataclasses.is_dataclass(typing.get_args(hint)[0]):
             keys += _all_keys(typing.get_args(hint)[0], dotted + ".")
+        elif is_mapping(hint) and len(typing.get_args(hint)) == 2 and dataclasses.is_dataclass(typing.get_args(hint)[1]):
+            keys += _all_keys(typing.get_args(hint)[1], dotted + ".")  # data.mixture.<name>.weight -> data.mixture.weight
     return keys
 
 
 def suggest_key(dotted: str) -> str:
     """'; did you mean 'rollout.group_size'?' for the valid key nearest to ``dotted``, or ''."""
     generic = re.sub(r"\.\d+\.", ".", dotted)  # rewards.components.0.wieght -> rewards.components.wieght
+    named = re.match(r"^(data\.mixture)\.([^.]+)\.(.+)$", generic)  # data.mixture.math.wieght -> data.mixture.wieght
+    if named:
+        generic = f"{named.group(1)}.{named.group(3)}"
     section, _, leaf = generic.rpartition(".")
     keys = [k for k in _all_keys() if not generic.startswith(k + ".")]  # not the section the key is in
     siblings = {k.rpartition(".")[2]: k for k in keys if k.rpartition(".")[0] == section}
@@ -165,6 +173,8 @@ def suggest_key(dotted: str) -> str:
     if not close:
         return ""
     suggestion = close[0]
+    if named and suggestion.startswith("data.mixture."):  # put the domain's name back
+        suggestion = suggestion.replace("data.mixture.", f"data.mixture.{named.group(2)}.", 1)
     if generic != dotted and suggestion.startswith("rewards.components."):  # put the index back
         index = dotted.split(".")[2]
         suggestion = suggestion.replace("rewards.components.", f"rewards.components.{index}.", 1)

@@ -118,6 +118,40 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class DomainConfig:
+    """One domain of a multi-domain stage (``data.mixture``): its prompts, its share of each step, its scoring.
+
+    Prompts come from ``train_file``/``eval_file`` (read with the data section's field names) or from
+    ``generator``; each is tagged with the domain's name (``Prompt.domain``), which picks its reward
+    components and labels its metrics (``train/accuracy/<domain>``, ``eval/accuracy/<domain>``).
+    """
+
+    weight: float = 1.0  # share of each step's prompts, relative to the other domains' weights
+    generator: str | None = None  # task generator (rl.data.tasks.GENERATORS) when there is no train_file
+    generator_params: Mapping[str, Any] = field(default_factory=dict)  # the generator's own knobs
+    train_file: str | None = None  # JSONL or parquet of prompts, read like data.train_file
+    eval_file: str | None = None  # this domain's held-out prompts; None with a file: no held-out split for it
+    n_train: int = 500  # generated training problems: a mixture's domains share each step, so fewer each than a one-domain run
+    n_eval: int = 50  # generated held-out problems per domain: enough for a per-domain accuracy, quick to evaluate
+    seed: int | None = None  # generator seed; None: data.seed
+    verifier: str | None = None  # judges every prompt of the domain (judge, cascade, ifeval, ...); None: each record's own
+    mode: str | None = None  # think or no_think for prompts that set none; None: data.enable_thinking and /think switches decide
+    rewards: tuple[RewardComponent, ...] = ()  # this domain's reward components; empty: the experiment's rewards.components
+
+    def __post_init__(self) -> None:
+        _positive(self, "weight")
+        _at_least(self, 0, "n_train", "n_eval")
+        if (self.train_file is None) == (self.generator is None):
+            raise _invalid("generator", "or train_file: set exactly one (where the domain's prompts come from)")
+        if self.eval_file is not None and self.train_file is None:
+            raise _invalid("eval_file", "needs train_file: a generator brings its own held-out split")
+        if self.mode is not None and self.mode not in MODES:
+            raise _invalid("mode", f"must be one of {', '.join(MODES)} or null; got {self.mode!r}{_did_you_mean(self.mode, MODES)}")
+        if self.rewards:
+            RewardsConfig(self.rewards)  # the same checks as the experiment's components: unique names, a non-zero weight
+
+
+@dataclass(frozen=True)
 class DataConfig:
     train_file: str | None = None  # JSONL or parquet of prompts; None: use the generator
     eval_file: str | None = None  # held-out prompts for the same file format; None: no eval unless generated
@@ -137,8 +171,14 @@ class DataConfig:
     system_prompt: str | None = None  # prepended as a system message; None: the tiny model is taught the format by SFT
     use_chat_template: bool = True  # render prompts with the tokenizer's chat template, as the model was tuned
     enable_thinking: bool = True  # Qwen3 semantics: False pre-fills an empty <think></think>
+    mixture: Mapping[str, DomainConfig] = field(default_factory=dict)  # name -> domain: several datasets in one stage, drawn by weight; empty: train_file or generator alone
 
     def __post_init__(self) -> None:
+        if self.mixture:
+            for name in self.mixture:
+                if not name or "/" in name:
+                    raise _invalid("mixture", f"domain names must be non-empty and without '/' (they label metrics); got {name!r}")
+            return
         if self.train_file is None and self.generator is None:
             raise _invalid("train_file", "or generator must be set: there are no prompts otherwise")
         _at_least(self, 0, "n_train", "n_eval")

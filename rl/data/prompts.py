@@ -29,6 +29,7 @@ from rl.modes import MODES
 JSONL_SUFFIXES = (".jsonl", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 MODE_FIELD = "mode"  # record key of a per-sample thinking mode
+DOMAIN_FIELD = "domain"  # record key of the data.mixture domain a record came from (rlvr data export writes it)
 
 T = TypeVar("T")
 
@@ -38,7 +39,12 @@ class DataError(ValueError):
 
 
 def load_splits(cfg: DataConfig) -> tuple[list[Prompt], list[Prompt]]:
-    """(train, held-out) prompts: from ``train_file``/``eval_file`` when set, else from the generator."""
+    """(train, held-out) prompts: every domain of ``mixture`` when set, else ``train_file``/``eval_file``,
+    else the generator."""
+    if cfg.mixture:
+        from rl.data.mixture import load_mixture  # imports this module: loaded on use
+
+        return load_mixture(cfg)
     if cfg.train_file is not None:
         train = load_prompts(cfg.train_file, cfg)
         held_out = load_prompts(cfg.eval_file, cfg) if cfg.eval_file is not None else []
@@ -122,7 +128,9 @@ def record_to_prompt(record: dict[str, Any], where: str, cfg: DataConfig) -> Pro
     mode = _optional_str(record, MODE_FIELD, where)
     if mode is not None and mode not in MODES:
         raise DataError(f"{where}: {MODE_FIELD!r} must be one of {', '.join(map(repr, MODES))} (or absent), got {mode!r}")
-    own = {cfg.id_field, cfg.prompt_field, cfg.messages_field, cfg.reference_field, cfg.verifier_field, cfg.solution_field, MODE_FIELD}
+    domain = _optional_str(record, DOMAIN_FIELD, where) or ""
+    own = {cfg.id_field, cfg.prompt_field, cfg.messages_field, cfg.reference_field, cfg.verifier_field, cfg.solution_field, MODE_FIELD,
+           DOMAIN_FIELD}
     return Prompt(
         id=str(record_id) if record_id is not None else where.rsplit("/", 1)[-1],
         messages=messages,
@@ -132,6 +140,7 @@ def record_to_prompt(record: dict[str, Any], where: str, cfg: DataConfig) -> Pro
         fields={k: v for k, v in record.items() if k not in own and v is not None},  # parquet fills absent values with null
         solution=solution,
         mode=mode,
+        domain=domain,
     )
 
 

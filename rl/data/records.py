@@ -27,6 +27,8 @@ class Prompt:
     solution:  a worked solution in the target format, for the SFT warm-up; None if the data has none.
     mode:      "think" or "no_think" for this sample; None: the configured default and any
                ``/think`` / ``/no_think`` switch in the text decide (``rl.data.thinking.resolve_mode``).
+    domain:    the ``data.mixture`` domain it was drawn from ("" outside a mixture): picks its reward
+               components and labels its metrics.
     """
 
     id: str
@@ -37,6 +39,7 @@ class Prompt:
     fields: Mapping[str, Any] = field(default_factory=dict)
     solution: str | None = None
     mode: str | None = None
+    domain: str = ""
 
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in MODES:

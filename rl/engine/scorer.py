@@ -25,6 +25,8 @@ class RolloutScorer:
         self.default_verifier = config.data.default_verifier
         self.pool = VerifierPool(config.data.default_verifier, workers=workers, timeout_s=config.run.verifier_timeout_s)
         self.reward = RewardFunction(config.rewards.components)
+        # A mixture's domain may compose its own reward (data.mixture.<domain>.rewards); the rest use the experiment's.
+        self.domain_rewards = {name: RewardFunction(domain.rewards) for name, domain in config.data.mixture.items() if domain.rewards}
 
     def score(self, groups: Sequence[RolloutGroup]) -> list[ScoredGroup]:
         """Every rollout of every group judged and rewarded in one pool batch; groups kept as groups."""
@@ -40,7 +42,7 @@ class RolloutScorer:
         verdicts = [failed[i] if i in failed else next(judged) for i in range(len(rollouts))]
         scored = []
         for rollout, verdict in zip(rollouts, verdicts):
-            reward = self.reward(
+            reward = self.domain_rewards.get(rollout.prompt.domain, self.reward)(
                 rollout.text, verdict, num_tokens=rollout.sampled_tokens, max_tokens=self.max_tokens,
                 finished=rollout.finished, **{**rollout.prompt.fields, "mode": rollout.mode},
                 messages=rollout.messages, env_info=rollout.env_info,
@@ -82,6 +84,20 @@ def check_unjudged(samples: Sequence[ScoredRollout], max_fraction: float, where:
                              f"({fraction:.0%} > run.max_unjudged_fraction={max_fraction:g}; e.g. {first.rollout.prompt.id!r}: "
                              f"{first.verdict.status}: {first.verdict.reason}); check it with `rlvr verify` or "
                              f"`rlvr sandbox doctor`, then --resume")
+
+
+def domain_metrics(samples: Sequence[ScoredRollout], prefix: str) -> dict[str, float]:
+    """``<prefix>/accuracy/<domain>`` and ``<prefix>/reward/<domain>`` over each ``data.mixture`` domain's judged
+    samples (nothing outside a mixture); ``<prefix>/unjudged/<domain>``, the share its verifier could not judge."""
+    out: dict[str, float] = {}
+    for domain in dict.fromkeys(s.rollout.prompt.domain for s in samples if s.rollout.prompt.domain):
+        own = [s for s in samples if s.rollout.prompt.domain == domain]
+        judged = [s for s in own if s.verdict.judged]
+        out[f"{prefix}/unjudged/{domain}"] = mean(s.verdict.unjudged for s in own)
+        if judged:
+            out[f"{prefix}/accuracy/{domain}"] = mean(s.verdict.score for s in judged)
+            out[f"{prefix}/reward/{domain}"] = mean(s.reward for s in judged)
+    return out
 
 
 def status_fractions(samples: Sequence[ScoredRollout]) -> dict[str, float]:

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from rl.algorithms import DynamicSampler, filter_groups
 from rl.config import ExperimentConfig
+from rl.data.mixture import MixtureSchedule
 from rl.data.prompts import drop_long_prompts, load_splits
 from rl.data.records import Prompt, ScoredGroup, TrainSequence, flatten
 from rl.engine.actors import ActorFailure, Cluster, LearnerLost
@@ -40,6 +41,7 @@ from rl.engine.scorer import (  # noqa: F401 - VerifierOutage re-exported
     RolloutScorer,
     VerifierOutage,
     check_unjudged,
+    domain_metrics,
     is_truncated,
     is_void,
     status_fractions,
@@ -72,6 +74,13 @@ class PromptSchedule:
         order = list(range(len(self.prompts)))
         random.Random(self.seed * 100_003 + epoch).shuffle(order)
         return order
+
+
+def prompt_schedule(config: ExperimentConfig, prompts: Sequence[Prompt]) -> PromptSchedule | MixtureSchedule:
+    """One dataset: every prompt in turn; a mixture: domains drawn by weight (``rl.data.mixture``)."""
+    if config.data.mixture:
+        return MixtureSchedule(prompts, config.data.mixture, config.rollout.prompts_per_step, config.run.seed)
+    return PromptSchedule(prompts, config.rollout.prompts_per_step, config.run.seed)
 
 
 def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Sequence[Prompt] | None = None,
@@ -107,7 +116,7 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
         return evaluate_heldout(cluster, scorer, heldout, temperature=config.rollout.eval_temperature, seed=EVAL_SEED,
                                 modes=config.run.eval_modes, budgets=eval_budgets(config))
 
-    schedule = PromptSchedule(train_prompts, config.rollout.prompts_per_step, config.run.seed)
+    schedule = prompt_schedule(config, train_prompts)
 
     def rl_step(step: int) -> dict:
         """Generate and score; then update, sync, eval, log and save, which a signal lets finish."""
@@ -225,8 +234,11 @@ config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: Pro
         "time/rollout_s": time.time() - t0,
         **status_fractions(samples),
     }
-    for name in samples[0].components:
-        metrics[f"reward/{name}"] = mean(s.components[name] for s in judged)
+    for name in dict.fromkeys(c for s in samples for c in s.components):  # domains may have components of their own
+        values = [s.components[name] for s in judged if name in s.components]
+        if values:
+            metrics[f"reward/{name}"] = mean(values)
+    metrics.update(domain_metrics(samples, "train"))
     return batch, metrics
 
 

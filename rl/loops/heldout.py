@@ -17,7 +17,7 @@ from statistics import mean
 
 from rl.data.records import Prompt, flatten
 from rl.data.thinking import mode_name
-from rl.engine.scorer import trajectory_metrics
+from rl.engine.scorer import domain_metrics, trajectory_metrics
 from rl.engine.thinking_budget import ThinkingBudget
 from rl.modes import MODES, THINK
 
@@ -48,6 +48,7 @@ def evaluate(cluster, scorer, prompts: Sequence[Prompt], *, temperature: float, 
         f"{prefix}/thinking_tokens": mean(s.rollout.thinking_tokens for s in scored),
         f"{prefix}/answer_tokens": mean(s.rollout.answer_tokens for s in scored),
         f"{prefix}/budget_hit": mean(s.rollout.budget_hit for s in scored),
+        **{key: value for key, value in domain_metrics(scored, prefix).items() if "/reward/" not in key},  # per data.mixture domain
         **{f"{prefix}/{key.split('/', 1)[1]}": value for key, value in trajectory_metrics(scored).items()
            if key.startswith("env/")},  # tool use: turns, calls, well-formed share
     }

@@ -157,10 +157,11 @@ def _describe_sft(cfg: ExperimentConfig) -> str:
 
 
 def _describe_grpo(cfg: ExperimentConfig) -> str:
-    train, _ = check_data(cfg)
+    train, heldout = check_data(cfg)
     r = cfg.rollout
+    mixture = f"; mixture: {mixture_line(cfg, train, heldout)}" if cfg.data.mixture else ""
     return (f"{cfg.run.total_steps} steps x {r.prompts_per_step} prompts x {r.group_size} samples on {len(train)} prompts; "
-            f"verifiers {verifier_counts(train)}; rewards {rewards_line(cfg)}; {env_line(cfg)}; {length_line(cfg)}")
+            f"verifiers {verifier_counts(train)}; rewards {rewards_line(cfg)}; {env_line(cfg)}; {length_line(cfg)}{mixture}")
 
 
 def _describe_dpo(cfg: ExperimentConfig) -> str:
@@ -186,6 +187,9 @@ def check_data(config: ExperimentConfig) -> tuple[list[Prompt], list[Prompt]]:
     for name in {p.verifier for p in train + heldout}:
         get_verifier(name)  # VerifierNotFound names the missing one
     RewardFunction(config.rewards.components)
+    for domain in config.data.mixture.values():
+        if domain.rewards:
+            RewardFunction(domain.rewards)
     declared_tools(config.rollout.env)  # every tool loads and has a schema (types and a docstring)
     return train, heldout
 
@@ -239,7 +243,24 @@ def verifier_counts(prompts: Sequence[Prompt]) -> str:
 
 
 def rewards_line(config: ExperimentConfig) -> str:
-    return ", ".join(f"{c.name}={c.kind}*{c.weight:g}" for c in config.rewards.components)
+    return _components(config.rewards.components)
+
+
+def _components(components) -> str:
+    return ", ".join(f"{c.name}={c.kind}*{c.weight:g}" for c in components)
+
+
+def mixture_line(config: ExperimentConfig, train: Sequence[Prompt], heldout: Sequence[Prompt]) -> str:
+    """Each ``data.mixture`` domain: its share of a step, prompts, verifiers and its own rewards if any; "" without one."""
+    mixture = config.data.mixture
+    total = sum(d.weight for d in mixture.values())
+    parts = []
+    for name, domain in mixture.items():
+        own = [p for p in train if p.domain == name]
+        rewards = f", rewards {_components(domain.rewards)}" if domain.rewards else ""
+        parts.append(f"{name} {domain.weight / total:.0%} ({len(own)} train / {sum(p.domain == name for p in heldout)} held-out, "
+                     f"verifiers {verifier_counts(own)}{rewards})")
+    return "; ".join(parts)
 
 
 SFT_STAGE = StageKind(run=_sft_stage, describe=_describe_sft)

@@ -2,7 +2,7 @@
 
 One row per point measured on the held-out split (the starting model, then the model after
 each stage): accuracy and mean completion length in every eval mode, and each accuracy's
-change from the row before it. With ``run.eval_thinking_budgets``, a second table: accuracy and
+change from the row before it. With ``data.mixture``, held-out accuracy per domain. With ``run.eval_thinking_budgets``, a second table: accuracy and
 mean thinking tokens under each budget, and the budget each stage trained under.
 """
 from __future__ import annotations
@@ -17,6 +17,9 @@ def write_stage_report(out: Path, initial: dict | None, results: Sequence[dict],
     text = markdown_table(rows, modes)
     if budgets:
         text += "\n" + budget_table(initial, results, budgets)
+    domains = domain_table(initial, results, modes)
+    if domains:
+        text += "\n" + domains
     (out / "stages.md").write_text(text, encoding="utf-8")
     plot_stages(rows, modes, out / "stages.png")
     return rows
@@ -67,6 +70,28 @@ def budget_table(initial: dict | None, results: Sequence[dict], budgets: Sequenc
         for b in labels:
             accuracy, tokens = metrics.get(f"eval/budget_{b}/accuracy"), metrics.get(f"eval/budget_{b}/thinking_tokens")
             cells.append(_pct(accuracy) + ("" if tokens is None else f" ({tokens:.0f})"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def domain_table(initial: dict | None, results: Sequence[dict], modes: Sequence[str] = ()) -> str:
+    """Held-out accuracy per ``data.mixture`` domain (change from the row before in brackets), after every
+    stage; "" when no eval measured a domain. With ``run.eval_modes``, in the first mode."""
+    prefix = f"eval/{modes[0]}/accuracy/" if modes else "eval/accuracy/"
+    points = ([("initial", "-", initial)] if initial else []) + [(r["stage"], r["kind"], r.get("eval_after") or {}) for r in results]
+    domains = list(dict.fromkeys(key[len(prefix):] for _, _, metrics in points for key in metrics if key.startswith(prefix)))
+    if not domains:
+        return ""
+    lines = ["Held-out accuracy per domain (change from the row above in brackets)", "",
+             "| after | kind | " + " | ".join(domains) + " |", "|" + "---|" * (2 + len(domains))]
+    previous: dict[str, float | None] = {}
+    for label, kind, metrics in points:
+        cells = [label, kind]
+        for domain in domains:
+            value, before = metrics.get(prefix + domain), previous.get(domain)
+            gain = "" if value is None or before is None else f" ({100 * (value - before):+.1f})"
+            cells.append(_pct(value) + gain)
+            previous[domain] = value
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
