@@ -174,3 +174,17 @@ def test_the_stage_report_has_a_line_per_stage_and_a_column_per_domain():
     assert table[4] == "| initial | - | 20.0% | 50.0% |"
     assert table[6] == "| general | grpo | 55.0% (+15.0) | 75.0% (+25.0) |"
     assert domain_table(None, [{"stage": "s", "kind": "sft", "eval_after": {"eval/accuracy": 0.3}}]) == ""
+
+
+def test_rlvr_score_reports_accuracy_per_domain(tmp_path):
+    from rl.cli import main
+
+    rows = [("math", "\\boxed{2}", "2"), ("math", "\\boxed{3}", "2"), ("code", "\\boxed{5}", "5"), ("", "\\boxed{1}", "1")]
+    lines = [{"id": i, "completion": c, "reference": r, **({"domain": d} if d else {})} for i, (d, c, r) in enumerate(rows)]
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    summary = tmp_path / "summary.json"
+    assert main(["score", str(preds), "--workers", "1", "--summary-json", str(summary)]) == 0
+    figures = json.loads(summary.read_text())
+    assert figures["accuracy"]["value"] == 0.75
+    assert {d: e["value"] for d, e in figures["accuracy_by_domain"].items()} == {"code": 1.0, "math": 0.5}

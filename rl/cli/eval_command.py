@@ -194,6 +194,7 @@ def prediction_record(rollout, mode: str) -> dict[str, Any]:
         "thinking_tokens": rollout.thinking_tokens,
         "answer_tokens": rollout.answer_tokens,
         "budget_hit": rollout.budget_hit,
+        **({"domain": prompt.domain} if prompt.domain else {}),
         **multi_turn,
     }
 

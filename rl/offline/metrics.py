@@ -16,7 +16,7 @@ import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
@@ -152,6 +152,7 @@ class ScoredSample:
     score: float
     status: str
     extracted: str | None
+    domain: str = ""  # the record's data.mixture domain, if it names one: accuracy is also reported per domain
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class Summary:
     maj_at: dict[int, Estimate]
     n_resamples: int
     seed: int
+    by_domain: dict[str, Estimate] = field(default_factory=dict)  # accuracy per domain, when records name domains
 
     def to_dict(self) -> dict:
         return {
@@ -179,6 +181,7 @@ class Summary:
             "pass@k": {str(k): e.to_dict() for k, e in self.pass_at.items()},
             "maj@k": {str(k): e.to_dict() for k, e in self.maj_at.items()},
             "bootstrap": {"resamples": self.n_resamples, "seed": self.seed},
+            **({"accuracy_by_domain": {d: e.to_dict() for d, e in self.by_domain.items()}} if self.by_domain else {}),
         }
 
 
@@ -216,6 +219,10 @@ def summarize(samples: Sequence[ScoredSample], *, malformed: int = 0, n_resample
             maj_at[k] = estimate(
                 [maj_at_k([s.extracted for s in g], [s.score >= 1.0 for s in g], k, seed=seed) for g in groups]
             )
+    by_domain = {}
+    for domain in sorted({s.domain for s in samples if s.domain}):
+        own = [g for g in groups if g[0].domain == domain]
+        by_domain[domain] = estimate([float(np.mean([s.score for s in g])) for g in own], weights=[len(g) for g in own])
     return Summary(
         lines=len(samples),
         problems=len(groups),
@@ -228,4 +235,5 @@ def summarize(samples: Sequence[ScoredSample], *, malformed: int = 0, n_resample
         maj_at=maj_at,
         n_resamples=n_resamples,
         seed=seed,
+        by_domain=by_domain,
     )

@@ -38,6 +38,7 @@ class ScoringError(Exception):
     """A run that cannot start or continue; the message says why and where."""
 
 
+DOMAIN_FIELD = "domain"  # a record's data.mixture domain (rlvr eval and rlvr data export write it): accuracy per domain
 TRANSCRIPT_FIELD = "messages"  # a multi-turn transcript; its last assistant turn is judged when there is no completion
 
 
@@ -281,6 +282,7 @@ def read_scored(path: Path, id_field: str = "id") -> list[ScoredSample]:
                         score=float(verdict["score"]),
                         status=verdict.get("status", "ok"),
                         extracted=verdict.get("extracted"),
+                        domain=str(record.get(DOMAIN_FIELD) or ""),
                     )
                 )
             except (ValueError, KeyError, TypeError) as exc:
@@ -299,6 +301,7 @@ def format_summary(summary: Summary, title: str = "") -> str:
         ("problems", str(summary.problems), _samples_note(summary)),
         ("accuracy", f"{summary.accuracy.value:.3f}", interval(summary.accuracy.low, summary.accuracy.high)),
     ]
+    rows += [(f"accuracy {domain}", f"{e.value:.3f}", interval(e.low, e.high)) for domain, e in summary.by_domain.items()]
     for name, table in (("pass", summary.pass_at), ("maj", summary.maj_at)):
         rows += [(f"{name}@{k}", f"{e.value:.3f}", interval(e.low, e.high)) for k, e in table.items()]
     rows += [(f"status {status}", str(count), "") for status, count in summary.status_counts.items()]
