@@ -211,3 +211,18 @@ def test_multi_turn_rollouts_train_save_and_resume(tmp_path, ray_local):
     assert [r["step"] for r in rows] == [0, 1, 2] and summary["rl_steps"] == 2
     assert all(r["completion/sampled_tokens"] <= r["completion/length"] for r in rows[1:])
     assert {"env/turns", "env/tool_calls", "finish/max_turns", "learner/loss"} <= set(rows[2])
+
+
+def test_a_mixture_trains_with_per_domain_metrics_and_rewards(tmp_path, ray_local):
+    from rl.loops.grpo import train
+
+    out = tmp_path / "run"
+    mixture = ["data.mixture={sums: {generator: arithmetic, n_train: 30, n_eval: 4, weight: 3}, "
+               "diffs: {generator: arithmetic, n_train: 30, n_eval: 4, generator_params: {operations: ['-']}, "
+               "rewards: [{name: correct, kind: verifier, weight: 1.0}]}}"]
+    summary = train(load_config(ROOT / "experiments/tiny_arith.yaml", TINY + mixture + [f"run.out_dir={out}"]))
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {"train/accuracy/sums", "train/accuracy/diffs", "eval/accuracy/sums", "eval/accuracy/diffs"} <= set(rows[1])
+    assert "reward/format" in rows[1]  # the sums domain's components (the experiment's) are logged beside diffs' own
+    eval_after = summary["eval_after_rl"]
+    assert eval_after["eval/accuracy"] == pytest.approx((eval_after["eval/accuracy/sums"] + eval_after["eval/accuracy/diffs"]) / 2)
