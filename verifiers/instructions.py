@@ -37,6 +37,7 @@ as lm-evaluation-harness vendors it); ``benchmarks/ifeval_reference_compare.py``
   splits at any "***", including inside "***bold italic***". nth_paragraph_first_word splits at one
   or more blank lines (the reference at exactly "\\n\\n") and takes the first word by the word rule.
 - Placeholders: ``[...]`` with some text inside, on one line; the reference also counts "[]".
+- Postscript: the marker must start a line (the reference finds "P.S." anywhere, mid-sentence too).
 - Sections and postscripts: the marker is matched literally (the reference builds a regular
   expression from it, unescaped, except for its two special-cased postscript markers).
 - english_capital / english_lowercase: only the case is checked; the reference also requires
