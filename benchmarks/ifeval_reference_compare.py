@@ -47,9 +47,9 @@ def load_reference() -> tuple[object, str]:
     folder = root / "tasks" / "ifeval"
     if not (folder / "instructions.py").is_file():
         raise ImportError(f"{folder} has no instructions.py")
-    import nltk  # noqa: F401  (the reference's dependencies; ImportError says which is missing)
-    import langdetect
     import immutabledict  # noqa: F401
+    import langdetect
+    import nltk  # the reference needs these three; an ImportError says which is missing
 
     langdetect.DetectorFactory.seed = 0  # the reference does not seed: one answer per text, as ours
     nltk.download = lambda *a, **k: False  # the reference downloads punkt at import; no network here
