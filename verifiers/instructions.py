@@ -5,7 +5,8 @@
     1.0
 
 The constraints come from the record's fields, under IFEval's own names, so IFEval-format data scores
-as it is (``rlvr score data.jsonl --verifier ifeval --completion-field response --id-field key``):
+as it is (IFEval rows have no reference: name any field as the reference, it is ignored;
+``rlvr score data.jsonl --verifier ifeval --completion-field response --reference-field prompt --id-field key``):
 ``instruction_id_list`` (ids such as ``length_constraints:number_words``) and ``kwargs`` (one dict of
 arguments per instruction, IFEval's argument names; ``None`` values are absent arguments, as in the
 published dataset). The reference is not used (IFEval has none; generated prompts pass "").
