@@ -194,9 +194,11 @@ def instruction_following(n_train: int, n_eval: int, seed: int, *, kinds: Sequen
         raise ValueError(f"instruction_following: {n_train} + {n_eval} problems asked, but only {len(problems)} distinct "
                          f"ones exist ({len(train_pool)} left for the train split with these kinds)")
     modes = random.Random(f"modes-{seed}")
+
     def prompts(chosen: list) -> list[Prompt]:
         return [_prompt(p, rng, modes, no_think_fraction, solution_format, ifeval_mode) for p in chosen]
-    return prompts(train_pool[:n_train]), prompts(held_out)
+    held_out_prompts = prompts(held_out)  # first: the held-out answers depend on neither n_train nor train_kinds
+    return prompts(train_pool[:n_train]), held_out_prompts
 
 
 def _prompt(problem: tuple, rng: random.Random, modes: random.Random, no_think_fraction: float, solution_format: str,
