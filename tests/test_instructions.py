@@ -142,3 +142,32 @@ def test_generator_registered_and_all_mode_reaches_the_verifier():
     assert GENERATORS["instruction_following"] is instruction_following
     train, _ = instruction_following(20, 5, seed=0, ifeval_mode="all", modifiers=(), kinds=tuple(KINDS))
     assert all(p.fields["ifeval_mode"] == "all" and len(p.fields["instruction_id_list"]) == 1 for p in train)
+
+
+def test_rlvr_score_on_ifeval_format_rows(tmp_path):
+    """IFEval's own rows (key, prompt, instruction_id_list, kwargs with None for unused names, response)
+    score as they are: the instructions reach the verifier as record fields."""
+    import contextlib
+    import io
+
+    from rl.cli.main import main
+
+    unused = {"num_words": None, "relation": None, "num_bullets": None}
+    rows = [
+        {"key": 1, "prompt": "List 2 colours.", "instruction_id_list": ["detectable_format:number_bullet_lists"],
+         "kwargs": [{**unused, "num_bullets": 2}], "response": "* red\n* blue"},
+        {"key": 2, "prompt": "At least 5 words, no commas.", "response": "Too short, sorry.",
+         "instruction_id_list": ["length_constraints:number_words", "punctuation:no_comma"],
+         "kwargs": [{**unused, "num_words": 5, "relation": "at least"}, unused]},
+        {"key": 3, "prompt": "?", "instruction_id_list": ["no:such"], "kwargs": [{}], "response": "x"},
+    ]
+    source = tmp_path / "ifeval.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "scored.jsonl"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        code = main(["score", str(source), "--verifier", "ifeval", "--completion-field", "response",
+                     "--reference-field", "prompt", "--id-field", "key", "--workers", "1", "-o", str(out)])
+    assert code == 0
+    verdicts = [json.loads(line)["verdict"] for line in out.read_text("utf-8").splitlines()]
+    assert [(v["status"], v["score"]) for v in verdicts] == [("ok", 1.0), ("ok", 0.0), ("invalid_reference", 0.0)]
+    assert "punctuation:no_comma" in verdicts[1]["reason"]
