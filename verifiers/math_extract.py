@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from verifiers.answer_region import answer_region
 from verifiers.math_code import without_code
 from verifiers.math_normalize import ascii_forms, undouble_backslashes
 from verifiers.math_prose import (
@@ -89,16 +90,6 @@ _MARKDOWN_BOLD_RE = re.compile(r"(?<![\w*])\*\*(?=\S)|(?<=\S)\*\*(?![\w*])")
 class Extracted:
     text: str     # the answer as written, e.g. "\\frac{3}{4}" or "1 \\text{ or } 2"
     source: str   # which rule found it: answer_tag, boxed, phrase, gsm8k, last_line
-
-
-def answer_region(completion: str) -> str | None:
-    """The part of the completion that may hold the answer; None if thinking never ended."""
-    end = completion.rfind("</think>")
-    if end != -1:
-        return completion[end + len("</think>"):]
-    if "<think>" in completion:
-        return None
-    return completion
 
 
 def extract_answer(completion: str) -> Extracted | None:

@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "rlvr.verifiers"
 _BUILTINS: dict[str, str] = {
     "math": "verifiers.math:verify_math",
     "code": "verifiers.code:verify_code",
+    "ifeval": "verifiers.instructions:verify_ifeval",
 }
 _REGISTERED: dict[str, Callable[..., Any]] = {}
 
