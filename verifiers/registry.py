@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "rlvr.verifiers"
 _BUILTINS: dict[str, str] = {
     "math": "verifiers.math:verify_math",
     "code": "verifiers.code:verify_code",
+    "tool_call": "verifiers.tool_call:verify_tool_call",
 }
 _REGISTERED: dict[str, Callable[..., Any]] = {}
 
