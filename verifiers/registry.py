@@ -25,6 +25,7 @@ _BUILTINS: dict[str, str] = {
     "math": "verifiers.math:verify_math",
     "code": "verifiers.code:verify_code",
     "ifeval": "verifiers.instructions:verify_ifeval",
+    "tool_call": "verifiers.tool_call:verify_tool_call",
 }
 _REGISTERED: dict[str, Callable[..., Any]] = {}
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from rl.data.code_tasks import python_functions
+from rl.data.function_call_tasks import function_calling
 from rl.data.instruction_tasks import instruction_following
 from rl.data.records import Prompt
 from rl.data.tool_tasks import tool_arithmetic
@@ -189,6 +190,7 @@ GENERATORS: dict[str, Callable[..., tuple[list[Prompt], list[Prompt]]]] = {
     "python_functions": python_functions,
     "tool_arithmetic": tool_arithmetic,
     "instruction_following": instruction_following,
+    "function_calling": function_calling,
 }
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 # ok: the tool answered. bad_call: the model's fault (malformed, unknown tool, wrong arguments).
 # raised / timeout: the tool failed on this input. env_failure: the tool's infrastructure failed,
 # not the model: the caller leaves that trajectory unjudged instead of scoring it.
@@ -54,6 +55,14 @@ class ToolResult:
 
 class EnvironmentFailure(RuntimeError):
     """Raised by a tool whose infrastructure failed (the sandbox unreachable), not by the model's input."""
+
+
+def acting_text(turn: str) -> str:
+    """The part of a turn whose tool calls count: after ``</think>``; none while a thought is still open.
+    The tool environment and the ``tool_call`` verifier both read calls from this part only."""
+    if THINK_CLOSE in turn:
+        return turn.rsplit(THINK_CLOSE, 1)[1]
+    return "" if THINK_OPEN in turn else turn
 
 
 def parse_tool_calls(text: str) -> ParsedCalls:

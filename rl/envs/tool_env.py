@@ -19,17 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rl.envs import Conversation, EnvStep
+from rl.envs.tool_calls import acting_text
 from rl.envs.tools import ToolBox, ToolCall, ToolResult, parse_tool_calls, truncate_middle
 
 CALL_OPEN = "<tool_call>"
-THINK_CLOSE = "</think>"
-
-
-def acting_text(turn: str) -> str:
-    """The part of a turn whose tool calls count: after ``</think>``; none while a thought is still open."""
-    if THINK_CLOSE in turn:
-        return turn.rsplit(THINK_CLOSE, 1)[1]
-    return "" if "<think>" in turn else turn
 
 
 class ToolEnvironment:
