@@ -63,8 +63,8 @@ def completion_of(calls: list[dict]) -> str:
 
 def table_cases() -> list[tuple[str, list[dict], list, list[dict], str]]:
     """(name, model calls, reference, functions, BFCL category) from the test table, where BFCL can judge."""
-    from rl.envs.tool_calls import acting_text, parse_tool_calls
     from tests.test_tool_call_verifier import CASES, FUNCTIONS
+    from verifiers.tool_call_syntax import acting_text, parse_tool_calls
 
     cases = []
     for name, completion, reference, _score, status, _reason in CASES:

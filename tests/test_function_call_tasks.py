@@ -7,8 +7,8 @@ import pytest
 
 from rl.data.function_call_tasks import MAX_WORDINGS, function_calling, request_text
 from rl.data.tasks import GENERATORS, generate
-from rl.envs.tool_calls import parse_tool_calls
 from verifiers.tool_call import verify_tool_call
+from verifiers.tool_call_syntax import parse_tool_calls
 
 
 def calls_of(prompt):

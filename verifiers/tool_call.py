@@ -8,7 +8,7 @@
     1.0
 
 The completion's calls are the Hermes/Qwen blocks ``<tool_call>{"name": ..., "arguments": {...}}</tool_call>``
-after its ``</think>`` (``rl.envs.tool_calls``: a call inside the thought is not a call). The reference
+after its ``</think>`` (``verifiers.tool_call_syntax``: a call inside the thought is not a call). The reference
 is BFCL's possible answer, a list (or its JSON text) of calls ``{"func_name": {"arg": [accepted...]}}``;
 ``""`` among an argument's accepted values means it may be left out. ``[]`` means "call nothing": a
 completion without calls is then right. The function documentation comes from the record's fields:
@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rl.envs.tool_calls import ToolCall, acting_text, json_type, parse_tool_calls
+from verifiers.tool_call_syntax import ToolCall, acting_text, json_type, parse_tool_calls
 from verifiers.tool_call_values import argument_problem, schema_problem
 from verifiers.verdict import Verdict, correct, unjudged, wrong
 

@@ -39,7 +39,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from rl.envs.tool_calls import json_type
+from verifiers.tool_call_syntax import json_type
 
 # BFCL's standardize_string: punctuation that should not decide a match ("April 1, 2024" vs "April 1 2024").
 _IGNORED = re.compile(r"[ ,./\-_*^]")

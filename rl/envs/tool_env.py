@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rl.envs import Conversation, EnvStep
-from rl.envs.tool_calls import acting_text
 from rl.envs.tools import ToolBox, ToolCall, ToolResult, parse_tool_calls, truncate_middle
+from verifiers.tool_call_syntax import acting_text
 
 CALL_OPEN = "<tool_call>"
 

@@ -28,8 +28,9 @@ from collections.abc import Callable, Sequence
 from queue import SimpleQueue
 from typing import Any
 
-from rl.envs.tool_calls import EnvironmentFailure, ParsedCalls, ToolCall, ToolResult, argument_problem, parse_tool_calls
+from rl.envs.tool_calls import EnvironmentFailure, ToolResult
 from rl.registries import TOOLS
+from verifiers.tool_call_syntax import ParsedCalls, ToolCall, argument_problem, parse_tool_calls
 
 __all__ = ["EnvironmentFailure", "ParsedCalls", "ToolBox", "ToolCall", "ToolNotFound", "ToolResult", "load_tool",
            "parse_tool_calls", "time_left", "tool_schema", "truncate_middle"]
