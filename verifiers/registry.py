@@ -24,6 +24,9 @@ ENTRY_POINT_GROUP = "rlvr.verifiers"
 _BUILTINS: dict[str, str] = {
     "math": "verifiers.math:verify_math",
     "code": "verifiers.code:verify_code",
+    # Batched, outside the pool (verifiers.judge); registered so that data routed to them validates.
+    "judge": "verifiers.judge:batched_only",
+    "cascade": "verifiers.judge:batched_only",
 }
 _REGISTERED: dict[str, Callable[..., Any]] = {}
 

@@ -224,6 +224,7 @@ config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: Pro
         "groups/rounds": rounds,
         "time/rollout_s": time.time() - t0,
         **status_fractions(samples),
+        **scorer.judge_metrics(),  # judge/*: requests, cache hits, unparsable replies, overruled rules; none without a judge
     }
     for name in samples[0].components:
         metrics[f"reward/{name}"] = mean(s.components[name] for s in judged)
