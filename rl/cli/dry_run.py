@@ -63,8 +63,6 @@ def _judge_lines(config: ExperimentConfig, prompts) -> list[str]:
         return []
     judge = config.judge
     judge.check_usable()
-    if judge.backend == "local":
-        return [f"judge: local model {judge.model} in one Ray actor (num_gpus {judge.num_gpus:g}); not loaded by a dry run"]
     with Judge(judge) as client:
         served = client.ping()
     if judge.model not in served:

@@ -342,8 +342,10 @@ class JudgeConfig:
 
         if self.backend == "openai" and not (self.base_url and self.model):
             raise _invalid("base_url" if not self.base_url else "model", "must be set: backend openai needs judge.base_url and judge.model")
-        if self.backend == "local" and not self.model:
-            raise _invalid("model", "must be set: backend local needs a model directory")
+        if self.backend == "local":
+            from verifiers.judge.judge import LOCAL_NOT_BUILT
+
+            raise _invalid("backend", f"local cannot be used yet: {LOCAL_NOT_BUILT}")
         for key in ("template", "template_without_reference"):
             try:
                 load_template(getattr(self, key))

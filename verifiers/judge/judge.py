@@ -60,6 +60,8 @@ class JudgeItem:
     item_id: str | None = None  # named in the reasons of verdicts that went wrong
 
 
+LOCAL_NOT_BUILT = ("judge backend 'local' (a transformers model in one Ray actor) is not built yet; serve the model "
+                   "with `transformers serve DIR` or vLLM and use backend 'openai'")
 COUNTERS = ("requests", "retries", "cache_hits", "prefiltered", "unparsable", "timeouts", "errors")
 
 
@@ -68,11 +70,8 @@ def make_backend(config: JudgeSettings) -> JudgeBackend:
         return OpenAIBackend(config.base_url, config.model, api_key_env=config.api_key_env,
                              max_concurrency=config.max_concurrency, timeout_s=config.timeout_s, retries=config.retries,
                              backoff_s=config.backoff_s, max_tokens=config.max_tokens)
-    if config.backend == "local":
-        from verifiers.judge.local import LocalBackend  # Ray and torch only for those who use it
-
-        return LocalBackend(config.model, batch_size=config.batch_size, max_tokens=config.max_tokens,
-                            num_gpus=config.num_gpus, timeout_s=config.timeout_s)
+    if config.backend == "local":  # one Ray actor holding a transformers model: not built yet
+        raise NotImplementedError(LOCAL_NOT_BUILT)
     raise ValueError(f"unknown judge backend {config.backend!r}; expected 'openai' or 'local'")
 
 
