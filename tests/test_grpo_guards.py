@@ -40,6 +40,9 @@ class FakeScorer:
             ScoredRollout(r, v, v.score, {"correct": v.score}) for r, v in
             zip(g.rollouts, (self.verdicts[j % len(self.verdicts)] for j in range(len(g.rollouts)))))) for g in groups]
 
+    def judge_metrics(self):
+        return {}  # no prompt here routes to a judge
+
 
 def _collect(verdicts, group_size=10, **run):
     config = ExperimentConfig()

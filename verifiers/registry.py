@@ -26,6 +26,9 @@ _BUILTINS: dict[str, str] = {
     "code": "verifiers.code:verify_code",
     "ifeval": "verifiers.instructions:verify_ifeval",
     "tool_call": "verifiers.tool_call:verify_tool_call",
+    # Batched, outside the pool (verifiers.judge); registered so that data routed to them validates.
+    "judge": "verifiers.judge:batched_only",
+    "cascade": "verifiers.judge:batched_only",
 }
 _REGISTERED: dict[str, Callable[..., Any]] = {}
 

@@ -2,7 +2,7 @@
 
 Resolves the config (unknown keys, types, values), loads and counts the prompts (bad
 lines name ``file:line``), resolves every verifier the prompts route to and every reward
-component, and looks for the model directory — missing weights are reported, not fatal,
+component, asks a judge endpoint for its models when prompts route to ``judge`` / ``cascade``, and looks for the model directory — missing weights are reported, not fatal,
 so recipes for real checkpoints can be validated on machines that do not hold them. A
 pipeline is checked stage by stage, each on its merged config, by its kind's ``describe``.
 """
@@ -33,6 +33,7 @@ def dry_run(config: ExperimentConfig) -> list[str]:
             f"data: {len(train)} train prompts ({with_solutions} with worked solutions), {len(heldout)} held-out",
             "verifiers: " + verifier_counts(train + heldout),
             *(["mixture: " + mixture_line(config, train, heldout)] if config.data.mixture else []),
+            *_judge_lines(config, train + heldout),
             "rewards: " + rewards_line(config),
             "rollouts: " + env_line(config) + "; " + length_line(config),
             f"sft: {config.sft.steps} steps; grpo: {config.run.total_steps} steps x {r.prompts_per_step} prompts x {r.group_size} samples",
@@ -53,6 +54,22 @@ def dry_run(config: ExperimentConfig) -> list[str]:
         lines.append(f"  {index + 1}. {stage.label} ({stage.kind}): {line}")
     lines.append(f"out: {config.run.out_dir}")
     return lines
+
+
+def _judge_lines(config: ExperimentConfig, prompts) -> list[str]:
+    """The judge endpoint answers /v1/models and serves the configured model; no line when no prompt needs a judge."""
+    from verifiers.judge import JUDGE_VERIFIERS, Judge, JudgeUnavailable
+
+    if not any(p.verifier in JUDGE_VERIFIERS for p in prompts):
+        return []
+    judge = config.judge
+    judge.check_usable()
+    with Judge(judge) as client:
+        served = client.ping()
+    if judge.model not in served:
+        raise JudgeUnavailable(f"judge endpoint {judge.base_url} does not serve judge.model {judge.model!r}; it serves {served}")
+    return [f"judge: {judge.base_url} answers and serves {judge.model!r} (of {len(served)} model(s)); "
+            f"template {judge.template}, {judge.verdict_format} verdicts, up to {judge.max_concurrency} requests at once"]
 
 
 def _actors_line(config: ExperimentConfig) -> str:

@@ -14,10 +14,15 @@ SCORE_EXAMPLES = """\
   rlvr score preds.jsonl --completion-field response --reference-field answer --id-field problem_id
   rlvr score preds.jsonl --resume                     # continue a run that was killed
   rlvr score preds.jsonl --summary-json summary.json --workers 8 --timeout 10
+  rlvr score preds.jsonl --verifier judge --judge-base-url http://127.0.0.1:8000/v1 --judge-model Qwen/Qwen3-8B
+  rlvr score preds.jsonl --verifier cascade --judge-config experiments/my_general_rl.yaml --judge-concurrency 16
 
 Each input line is a JSON object with a completion and a reference; a record's own
 "verifier" field (see --verifier-field) overrides --verifier, and its other fields
-(e.g. tests, entry_point) are passed to the verifier. Each output line is the input
+(e.g. tests, entry_point) are passed to the verifier. --verifier judge sends every item to a served
+model (OpenAI-compatible, batched, --judge-concurrency requests at once) with its "prompt" field as the
+question; cascade asks the math rule first and the judge only about what it rejected. A judge that
+cannot answer leaves its items unjudged (counted under "status"), never wrong. Each output line is the input
 record plus "verdict" and "source_line". Exit code: 0 when something was scored,
 1 when nothing could be, 2 when the run could not start.
 """
@@ -39,11 +44,19 @@ def add_score_command(subparsers) -> None:
     p.add_argument("--summary-json", type=Path, metavar="PATH", help="also write the summary figures as JSON")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr (default: only on a terminal)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default: %(default)s)")
+    add_judge_arguments(p)
     p.set_defaults(run=run_score)
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from rl.config import ConfigError
     from rl.offline.score_file import ScoreOptions, default_output
+
+    try:
+        judge = judge_from_args(args)
+    except ConfigError as exc:
+        print(f"rlvr score: error: {exc}", file=sys.stderr)
+        return 2
 
     opts = ScoreOptions(
         predictions=args.predictions,
@@ -58,8 +71,43 @@ def run_score(args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
         progress=args.progress,
+        judge=judge,
+        judge_cache=args.judge_cache,
+        question_field=args.question_field,
     )
     return score_and_report(opts, seed=args.seed, summary_json_path=args.summary_json)
+
+
+def add_judge_arguments(p) -> None:
+    g = p.add_argument_group("model judge (--verifier judge or cascade)")
+    g.add_argument("--judge-config", type=Path, metavar="YAML", help="an experiment whose judge: section to start from")
+    g.add_argument("--judge-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--judge-model", help="the served model id")
+    g.add_argument("--judge-template", help="built-in template name or a text file with {question} {reference} {response}")
+    g.add_argument("--judge-api-key-env", help="environment variable holding the API key (default: OPENAI_API_KEY)")
+    g.add_argument("--judge-concurrency", type=positive(int), help="requests in flight at once (default: 8)")
+    g.add_argument("--judge-timeout", type=positive(float), help="seconds per judge request (default: 60)")
+    g.add_argument("--judge-cache", type=Path, metavar="PATH", help="sqlite file of judged verdicts, reused across runs")
+    g.add_argument("--question-field", default="prompt", help="record field the judge sees as the question (default: %(default)s)")
+
+
+_JUDGE_FLAGS = {"judge_base_url": "base_url", "judge_model": "model", "judge_template": "template",
+                "judge_api_key_env": "api_key_env", "judge_concurrency": "max_concurrency", "judge_timeout": "timeout_s"}
+
+
+def judge_from_args(args: argparse.Namespace):
+    """The judge settings of ``--judge-*`` over ``--judge-config``'s judge section; None when no judge is asked for."""
+    from dataclasses import replace
+
+    from rl.config import JudgeConfig
+    from rl.config.loader import load_config
+    from verifiers.judge import JUDGE_VERIFIERS
+
+    given = {field: getattr(args, flag) for flag, field in _JUDGE_FLAGS.items() if getattr(args, flag) is not None}
+    if args.verifier not in JUDGE_VERIFIERS and not given and args.judge_config is None:
+        return None
+    base = load_config(args.judge_config).judge if args.judge_config else JudgeConfig()
+    return replace(base, **given)
 
 
 def score_and_report(opts, *, seed: int = 0, summary_json_path: Path | None = None) -> int:

@@ -33,6 +33,7 @@ from rl.registries import (
     TOOLS,
     Registry,
 )
+from verifiers.judge import JUDGE_VERIFIERS
 
 
 class ConfigError(ValueError):
@@ -344,6 +345,55 @@ class RewardsConfig:
 
 
 @dataclass(frozen=True)
+class JudgeConfig:
+    """A served model judging responses (``verifiers.judge``), for prompts whose verifier is ``judge`` or ``cascade``."""
+
+    backend: Literal["openai", "local"] = "openai"  # any OpenAI-compatible server (vLLM, SGLang, transformers serve); local: one Ray actor
+    base_url: str = ""  # e.g. http://127.0.0.1:8000/v1; no default server exists, so an unset one is caught at load
+    model: str = ""  # the served model id (openai) or a model directory (local); part of the cache key
+    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never written in a config; local servers need none
+    template: str = "with_reference"  # built-in name or a text file with {question} {reference} {response}
+    template_without_reference: str = "without_reference"  # for prompts whose reference is empty (open questions)
+    verdict_format: Literal["yes_no", "score"] = "yes_no"  # a binary verdict is what a verifiable reward is; score for graded rubrics
+    score_range: tuple[float, float] = (0.0, 10.0)  # SCORE: n must lie in it; mapped onto [0, 1]; 0-10 is the usual rubric scale
+    strip_thinking: bool = True  # the judge grades the answer; a long thought would cost tokens and sway it
+    max_concurrency: int = 8  # requests in flight: enough to keep a batching server busy, few enough not to swamp a shared one
+    batch_size: int = 8  # local backend: prompts per generate call; small, the judge shares its GPU's memory
+    timeout_s: float = 60.0  # per request; a reply of max_tokens on a busy server fits, a dead one costs its items a timeout
+    retries: int = 2  # more attempts after a connection error, 5xx or 429: a restarting server, not a broken request
+    backoff_s: float = 1.0  # first wait before a retry, doubled each time: 1 s, 2 s gives a server a moment without stalling a step
+    max_tokens: int = 512  # the judge's reply: room for a short reason and the verdict line, bounded so a rambling judge cannot stall
+    cache: bool = True  # <run.out_dir>/judge_cache.sqlite: --resume and repeated samples do not pay twice
+    prefilter: bool = True  # empty and "master key" responses are wrong without a call (One Token to Fool LLM-as-a-Judge)
+    rule_verifier: str = "math"  # cascade: the rule verifier asked first; a prompt's own rule_verifier field overrides it
+    num_gpus: float = 0.0  # local backend: GPUs for the judge actor; 0 runs it on CPU (tests, tiny judges)
+
+    def __post_init__(self) -> None:
+        _positive(self, "max_concurrency", "batch_size", "timeout_s", "max_tokens")
+        if self.retries < 0 or self.backoff_s < 0 or self.num_gpus < 0:
+            raise _invalid("retries", "retries, backoff_s and num_gpus must be >= 0")
+        low, high = self.score_range
+        if not low < high:
+            raise _invalid("score_range", f"must be [low, high] with low < high, got {list(self.score_range)}")
+
+    def check_usable(self) -> None:
+        """What a run that routes prompts to the judge needs: a server (openai) or a model, and readable templates."""
+        from verifiers.judge.prompt import TemplateError, load_template
+
+        if self.backend == "openai" and not (self.base_url and self.model):
+            raise _invalid("base_url" if not self.base_url else "model", "must be set: backend openai needs judge.base_url and judge.model")
+        if self.backend == "local":
+            from verifiers.judge.judge import LOCAL_NOT_BUILT
+
+            raise _invalid("backend", f"local cannot be used yet: {LOCAL_NOT_BUILT}")
+        for key in ("template", "template_without_reference"):
+            try:
+                load_template(getattr(self, key))
+            except TemplateError as exc:
+                raise _invalid(key, f"cannot be used: {exc}") from None
+
+
+@dataclass(frozen=True)
 class SFTConfig:
     steps: int = 300  # cold-start warm-up before RL; the tiny model needs it to produce the format at all; 0 skips
     lr: float = 1e-3  # a randomly initialised tiny model learns fast; use ~1e-5 for real checkpoints
@@ -489,6 +539,7 @@ class ExperimentConfig:
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)  # how they become a loss
     learner: LearnerConfig = field(default_factory=LearnerConfig)  # how the loss becomes an update
     rewards: RewardsConfig = field(default_factory=RewardsConfig)  # how verdicts become a scalar reward
+    judge: JudgeConfig = field(default_factory=JudgeConfig)  # the served model for prompts routed to judge / cascade
     sft: SFTConfig = field(default_factory=SFTConfig)  # the warm-up before RL, and sft stages
     dpo: DPOConfig = field(default_factory=DPOConfig)  # dpo stages
     run: RunConfig = field(default_factory=RunConfig)  # where and how long
@@ -503,6 +554,11 @@ class ExperimentConfig:
         for key, batch in (("sft.batch_size", self.sft.batch_size), ("dpo.batch_size", self.dpo.batch_size)):
             if batch < learners:  # each data-parallel learner needs at least one example per step
                 raise _invalid(key, f"({batch}) must be at least learner.num_learners ({learners})")
+        if self.judge != JudgeConfig() or self.data.default_verifier in JUDGE_VERIFIERS:  # a judge section written, or used
+            try:
+                self.judge.check_usable()
+            except ConfigError as exc:
+                raise ConfigError(f"judge.{exc}", key=f"judge.{exc.key}") from None
         if self.rollout.colocate and self.learner.strategy == "fsdp":  # a shard cannot sample; ranks would stop at different lengths
             raise _invalid("rollout.colocate", "needs learner.strategy ddp: colocated learners sample from their own full module, "
                            "and an FSDP learner holds a shard (every token would all-gather, and ranks finish at different lengths); "

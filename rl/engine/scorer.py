@@ -7,15 +7,19 @@ the completion finished, so format and length components need no extra plumbing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from statistics import mean
 
 from rewards import RewardFunction
 from rewards.rules import attempted_calls
 from rl.config import ExperimentConfig
 from rl.data.records import Rollout, RolloutGroup, ScoredGroup, ScoredRollout, flatten
+from rl.engine.judging import JudgeRouting, question_of
 from verifiers import VerifierPool, VerifyRequest
 from verifiers.code_budget import item_deadline_s
 from verifiers.verdict import STATUSES, unjudged
+
+JUDGE_CACHE_FILE = "judge_cache.sqlite"  # in run.out_dir: --resume asks the judge nothing it already answered
 
 
 class RolloutScorer:
@@ -27,6 +31,8 @@ class RolloutScorer:
         self.reward = RewardFunction(config.rewards.components)
         # A mixture's domain may compose its own reward (data.mixture.<domain>.rewards); the rest use the experiment's.
         self.domain_rewards = {name: RewardFunction(domain.rewards) for name, domain in config.data.mixture.items() if domain.rewards}
+        # judge / cascade prompts go to a served model, built on first use; its verdicts are kept beside the checkpoints
+        self.judging = JudgeRouting(config.judge, cache_path=Path(config.run.out_dir) / JUDGE_CACHE_FILE)
 
     def score(self, groups: Sequence[RolloutGroup]) -> list[ScoredGroup]:
         """Every rollout of every group judged and rewarded in one pool batch; groups kept as groups."""
@@ -38,7 +44,9 @@ class RolloutScorer:
         # verifier: its last turn says nothing about the policy.
         failed = {i: unjudged("error", f"environment failure: {r.env_info.get('failure', 'unknown')}")
                   for i, r in enumerate(rollouts) if r.finish_reason == "env_failure"}
-        judged = iter(self.pool.score([self._request(r) for i, r in enumerate(rollouts) if i not in failed]))
+        asked = [r for i, r in enumerate(rollouts) if i not in failed]
+        judged = iter(self.judging.score([self._request(r) for r in asked], [question_of(r.prompt) for r in asked], self.pool,
+                                         self.default_verifier))
         verdicts = [failed[i] if i in failed else next(judged) for i in range(len(rollouts))]
         scored = []
         for rollout, verdict in zip(rollouts, verdicts):
@@ -63,8 +71,13 @@ class RolloutScorer:
         fields = {**prompt.fields, "timeout_s": self.run.code_test_timeout_s}
         return VerifyRequest(rollout.text, prompt.reference, fields, verifier=prompt.verifier, item_id=prompt.id, timeout_s=deadline)
 
+    def judge_metrics(self) -> dict[str, float]:
+        """``judge/*`` counts since the previous call (requests, cache hits, unparsable, overruled...); {} without a judge."""
+        return self.judging.metrics()
+
     def close(self) -> None:
         self.pool.close()
+        self.judging.close()
 
 
 class VerifierOutage(RuntimeError):

@@ -233,6 +233,7 @@ config: ExperimentConfig, cluster: Cluster, scorer: RolloutScorer, schedule: Pro
         "groups/rounds": rounds,
         "time/rollout_s": time.time() - t0,
         **status_fractions(samples),
+        **scorer.judge_metrics(),  # judge/*: requests, cache hits, unparsable replies, overruled rules; none without a judge
     }
     for name in dict.fromkeys(c for s in samples for c in s.components):  # domains may have components of their own
         values = [s.components[name] for s in judged if name in s.components]

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from rl.config.schema import ConfigError, JudgeConfig
 from rl.data.jsonl import BadLine, parse_object_line
 from rl.offline.metrics import ScoredSample, Summary, problem_key
 from verifiers.pool import VerifierPool, VerifyRequest
@@ -57,6 +58,9 @@ class ScoreOptions:
     force: bool = False
     progress: bool | None = None  # None: show the bar only when stderr is a terminal
     chunk_size: int = 256  # requests handed to the pool at once: bounds memory on big files
+    judge: JudgeConfig | None = None  # the served model for judge / cascade items; None: no judge
+    judge_cache: Path | None = None  # sqlite of judged verdicts, reused by a second run; None: none kept
+    question_field: str = "prompt"  # what the judge is told the question was (rlvr eval writes "prompt")
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,10 @@ def score_file(opts: ScoreOptions, *, err: TextIO | None = None) -> ScoreRun:
         raise ScoringError(f"output {opts.output} is the predictions file itself; choose another -o")
     try:
         get_verifier(opts.verifier)  # fail before touching the output
-    except VerifierNotFound as exc:
-        raise ScoringError(str(exc)) from None
+        if opts.judge is not None:
+            opts.judge.check_usable()
+    except (VerifierNotFound, ConfigError) as exc:
+        raise ScoringError(f"judge.{exc}" if isinstance(exc, ConfigError) else str(exc)) from None
     done = _prepare_output(opts, err)
     show = opts.progress if opts.progress is not None else err.isatty()
     total = max(0, _count_lines(opts.predictions) - len(done)) if show else None
@@ -214,6 +220,9 @@ def _judge(opts: ScoreOptions, items: Iterable[ScoreItem], progress: _Progress) 
             queued.append(item)
             yield item.request
 
+    if opts.judge is not None:
+        yield from _judge_in_batches(opts, chain([first], items), progress)
+        return
     with VerifierPool(opts.verifier, workers=opts.workers, timeout_s=opts.timeout_s) as pool:
         done, verdicts = [], []
         for verdict in pool.imap(requests(), window=2 * opts.chunk_size):
@@ -225,6 +234,48 @@ def _judge(opts: ScoreOptions, items: Iterable[ScoreItem], progress: _Progress) 
                 done, verdicts = [], []
         if done:
             yield done, verdicts
+
+
+def _judge_in_batches(opts: ScoreOptions, items: Iterable[ScoreItem], progress: _Progress
+                      ) -> Iterator[tuple[list[ScoreItem], list[Verdict]]]:
+    """Chunks with the judge in the loop: each chunk's pool items and cascade rules in one pool batch, then its
+    judge items in one judge batch (``rl.engine.judging``); the judge's counts are printed at the end."""
+    from rl.engine.judging import JudgeRouting
+
+    routing = JudgeRouting(opts.judge, cache_path=opts.judge_cache)
+    try:
+        with VerifierPool(opts.verifier, workers=opts.workers, timeout_s=opts.timeout_s) as pool:
+            for chunk in _chunks(items, opts.chunk_size):
+                questions = [_question_of(item.record, opts.question_field) for item in chunk]
+                verdicts = routing.score([item.request for item in chunk], questions, pool, opts.verifier)
+                for _ in chunk:
+                    progress.advance()
+                yield chunk, verdicts
+        stats = routing.metrics()
+        if stats:
+            progress.say("judge: " + ", ".join(f"{k.split('/', 1)[1]} {v:g}" for k, v in stats.items()))
+    finally:
+        routing.close()
+
+
+def _chunks(items: Iterable[ScoreItem], size: int) -> Iterator[list[ScoreItem]]:
+    chunk: list[ScoreItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _question_of(record: dict, field: str) -> str:
+    """The question as text: the field itself, or the last user turn of a list of chat messages."""
+    value = record.get(field, "")
+    if isinstance(value, list):
+        users = [m.get("content", "") for m in value if isinstance(m, dict) and m.get("role") == "user"]
+        return str(users[-1]) if users else ""
+    return str(value)
 
 
 def _prepare_output(opts: ScoreOptions, err: TextIO) -> set[int]:
