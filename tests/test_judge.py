@@ -116,7 +116,7 @@ def test_config_needs_a_server_and_names_a_missing_template(tmp_path):
         config_from_dict({"data": {"default_verifier": "judge"}})
     with pytest.raises(ConfigError, match="judge.template cannot be used.*missing.txt"):
         config_from_dict({"judge": {"base_url": "http://x/v1", "model": "m", "template": str(tmp_path / "missing.txt")}})
-    with pytest.raises(ConfigError, match="judge.backend local cannot be used yet"):
+    with pytest.raises(ConfigError, match="judge.model cannot be loaded by backend local: 'dir': no such directory"):
         config_from_dict({"judge": {"backend": "local", "model": "dir"}})
     with pytest.raises(ConfigError, match="score_range"):
         config_from_dict({"judge": {"score_range": [5, 5]}})

@@ -57,13 +57,17 @@ def dry_run(config: ExperimentConfig) -> list[str]:
 
 
 def _judge_lines(config: ExperimentConfig, prompts) -> list[str]:
-    """The judge endpoint answers /v1/models and serves the configured model; no line when no prompt needs a judge."""
+    """The judge endpoint answers /v1/models and serves the configured model (a local judge: its directory is a
+    model's); no line when no prompt needs a judge."""
     from verifiers.judge import JUDGE_VERIFIERS, Judge, JudgeUnavailable
 
     if not any(p.verifier in JUDGE_VERIFIERS for p in prompts):
         return []
     judge = config.judge
     judge.check_usable()
+    if judge.backend == "local":  # the directory is checked above; the model itself loads in its actor at the first judge batch
+        return [f"judge: local model {judge.model} (one Ray actor, {judge.num_gpus:g} GPU(s), batches of {judge.batch_size}); "
+                f"template {judge.template}, {judge.verdict_format} verdicts"]
     with Judge(judge) as client:
         served = client.ping()
     if judge.model not in served:

@@ -367,9 +367,10 @@ class JudgeConfig:
     prefilter: bool = True  # empty and "master key" responses are wrong without a call (One Token to Fool LLM-as-a-Judge)
     rule_verifier: str = "math"  # cascade: the rule verifier asked first; a prompt's own rule_verifier field overrides it
     num_gpus: float = 0.0  # local backend: GPUs for the judge actor; 0 runs it on CPU (tests, tiny judges)
+    load_timeout_s: float = 600.0  # local backend: a fresh actor's load, on top of timeout_s; a large judge from a slow disk takes minutes
 
     def __post_init__(self) -> None:
-        _positive(self, "max_concurrency", "batch_size", "timeout_s", "max_tokens")
+        _positive(self, "max_concurrency", "batch_size", "timeout_s", "max_tokens", "load_timeout_s")
         if self.retries < 0 or self.backoff_s < 0 or self.num_gpus < 0:
             raise _invalid("retries", "retries, backoff_s and num_gpus must be >= 0")
         low, high = self.score_range
@@ -377,15 +378,18 @@ class JudgeConfig:
             raise _invalid("score_range", f"must be [low, high] with low < high, got {list(self.score_range)}")
 
     def check_usable(self) -> None:
-        """What a run that routes prompts to the judge needs: a server (openai) or a model, and readable templates."""
+        """What a run that routes prompts to the judge needs: a server (openai) or a model directory (local), and
+        readable templates."""
+        from verifiers.judge.local import JudgeModelError, check_judge_model_dir
         from verifiers.judge.prompt import TemplateError, load_template
 
         if self.backend == "openai" and not (self.base_url and self.model):
             raise _invalid("base_url" if not self.base_url else "model", "must be set: backend openai needs judge.base_url and judge.model")
         if self.backend == "local":
-            from verifiers.judge.judge import LOCAL_NOT_BUILT
-
-            raise _invalid("backend", f"local cannot be used yet: {LOCAL_NOT_BUILT}")
+            try:
+                check_judge_model_dir(self.model)
+            except JudgeModelError as exc:
+                raise _invalid("model", f"cannot be loaded by backend local: {exc}") from None
         for key in ("template", "template_without_reference"):
             try:
                 load_template(getattr(self, key))

@@ -54,6 +54,7 @@ from rl.registries import ADVANTAGE_ESTIMATORS
 from rl.runs.interrupts import StopSignals
 from rl.runs.manifest import record_stage, write_manifest
 from rl.runs.run_dir import RunDirectory, latest_checkpoint
+from verifiers.judge.local import ACTOR_CPUS as JUDGE_ACTOR_CPUS
 
 
 class PromptSchedule:
@@ -358,7 +359,9 @@ def start_ray(*configs: ExperimentConfig) -> None:
     logging.getLogger(_RAY_AUTH_LOGGER).addFilter(_quiet_local_auth_notice)
     # Locally, rollout and learner actors take turns (the loop is synchronous), so their CPU
     # requests may add up to more than the machine has without oversubscribing it.
-    wanted = max(c.rollout.num_actors * c.rollout.num_cpus + c.learner.num_learners * c.learner.num_cpus for c in configs)
+    # A local judge's actor (verifiers.judge.local) asks for its CPU too: without it, it could wait for one forever.
+    wanted = max(c.rollout.num_actors * c.rollout.num_cpus + c.learner.num_learners * c.learner.num_cpus
+                 + (JUDGE_ACTOR_CPUS if c.judge.backend == "local" else 0) for c in configs)
     ray.init(num_cpus=max(os.cpu_count() or 1, int(wanted + 0.999)), include_dashboard=False, log_to_driver=False,
              configure_logging=False)
 

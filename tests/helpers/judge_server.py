@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -53,30 +54,35 @@ def judge_messages() -> list[str]:
     return [fill_template(with_ref if ref else without_ref, question=q, reference=ref, response=r) for q, ref, r in EXAMPLES]
 
 
-def build_judge_model(out_dir: Path, reply: str | None = None, *, steps: int = 60, seed: int = 0) -> Path:
-    """A tiny chat model saved with its tokenizer; trained to answer ``reply`` to any judge prompt when given."""
+def build_judge_model(out_dir: Path, reply: str | Mapping[str, str] | None = None, *, steps: int = 80, seed: int = 0) -> Path:
+    """A tiny chat model saved with its tokenizer; trained, when given ``reply``, to answer it to any judge prompt,
+    or given {message: reply}, to answer each of those messages with its own reply (a judge whose replies differ)."""
     import torch
 
     from rl.engine.policy import build_tiny_model, load_policy
 
-    texts = judge_messages() + ["VERDICT: YES", "VERDICT: NO", "SCORE: 7"] * 4
+    together = isinstance(reply, Mapping)  # replies that differ are learnt together (every row each step) or not at all
+    pairs = dict(reply) if together else {m: reply for m in judge_messages() + ["Is 1 + 1 = 2?", ":"]} if reply is not None else {}
+    texts = judge_messages() + ["VERDICT: YES", "VERDICT: NO", "SCORE: 7"] * 4 + ([*pairs, *pairs.values()] if together else [])
     path = build_tiny_model(out_dir, texts, seed=seed, **JUDGE_SIZES)
-    if reply is None:
+    if not pairs:
         return path
     model, tokenizer = load_policy(path, device="cpu", trainable=True)
     model.train()
-    prompts = [tokenizer.apply_chat_template([{"role": "user", "content": m}], tokenize=False, add_generation_prompt=True)
-               for m in judge_messages() + ["Is 1 + 1 = 2?", ":"]]
     rows = []
-    for prompt in prompts:
-        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        target_ids = tokenizer(reply + "<|im_end|>", add_special_tokens=False)["input_ids"]
-        rows.append((torch.tensor([prompt_ids + target_ids]), torch.tensor([[-100] * len(prompt_ids) + target_ids])))
+    for message, answer in pairs.items():
+        # Both renderings: thinking on (as `transformers serve` renders) and off (as the local backend does).
+        for thinking in (True, False):
+            prompt = tokenizer.apply_chat_template([{"role": "user", "content": message}], tokenize=False,
+                                                   add_generation_prompt=True, enable_thinking=thinking)
+            prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            target_ids = tokenizer(answer + "<|im_end|>", add_special_tokens=False)["input_ids"]
+            rows.append((torch.tensor([prompt_ids + target_ids]), torch.tensor([[-100] * len(prompt_ids) + target_ids])))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     torch.manual_seed(seed)
     for step in range(steps):
-        ids, labels = rows[step % len(rows)]
-        loss = model(input_ids=ids, labels=labels).loss  # the reply's tokens only: the prompt is given
+        batch = rows if together else [rows[step % len(rows)]]  # one reply: one long judge prompt a step is enough
+        loss = sum(model(input_ids=ids, labels=labels).loss for ids, labels in batch)  # the reply's tokens only
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()

@@ -6,7 +6,7 @@
 
 Modules, one job each: ``prompt`` (templates, the think block removed), ``prefilter`` (no answer and
 "master key" responses are wrong without a call), ``parse`` (the strict verdict line), ``cache`` (sqlite),
-``backend`` (OpenAI-compatible HTTP; a local Ray-actor backend is not built yet), ``judge`` (the
+``backend`` (OpenAI-compatible HTTP), ``local`` (a transformers model in one shared Ray actor), ``judge`` (the
 batch pipeline and its counters), ``cascade`` (rule verifier first, the judge on what it rejected).
 
 The judge is batched: it never runs per item in the verifier process pool. The names ``judge`` and

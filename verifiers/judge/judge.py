@@ -50,6 +50,7 @@ class JudgeSettings(Protocol):
     cache: bool
     prefilter: bool
     num_gpus: float
+    load_timeout_s: float
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,6 @@ class JudgeItem:
     item_id: str | None = None  # named in the reasons of verdicts that went wrong
 
 
-LOCAL_NOT_BUILT = ("judge backend 'local' (a transformers model in one Ray actor) is not built yet; serve the model "
-                   "with `transformers serve DIR` or vLLM and use backend 'openai'")
 COUNTERS = ("requests", "retries", "cache_hits", "prefiltered", "unparsable", "timeouts", "errors")
 
 
@@ -70,8 +69,11 @@ def make_backend(config: JudgeSettings) -> JudgeBackend:
         return OpenAIBackend(config.base_url, config.model, api_key_env=config.api_key_env,
                              max_concurrency=config.max_concurrency, timeout_s=config.timeout_s, retries=config.retries,
                              backoff_s=config.backoff_s, max_tokens=config.max_tokens)
-    if config.backend == "local":  # one Ray actor holding a transformers model: not built yet
-        raise NotImplementedError(LOCAL_NOT_BUILT)
+    if config.backend == "local":  # one Ray actor holding a transformers model, shared by every caller
+        from verifiers.judge.local import LocalBackend
+
+        return LocalBackend(config.model, num_gpus=config.num_gpus, batch_size=config.batch_size, max_tokens=config.max_tokens,
+                            timeout_s=config.timeout_s, load_timeout_s=config.load_timeout_s)
     raise ValueError(f"unknown judge backend {config.backend!r}; expected 'openai' or 'local'")
 
 
