@@ -143,3 +143,23 @@ def test_eval_with_tools_writes_transcripts_that_score_on_their_last_turn(bench,
     assert "accuracy" in out
     code, _, err = run_eval("eval", str(model), str(path), "-o", str(tmp_path / "x.jsonl"), "--env", "tools")
     assert code == 2 and "tools" in err  # the tools environment without a tool is refused, naming the setting
+
+
+@pytest.mark.slow
+def test_eval_judges_judge_records_with_the_judge_flags_and_checks_them_first(tmp_path):
+    from tests.helpers.judge_server import StubJudgeServer, build_judge_model
+
+    model = build_judge_model(tmp_path / "policy", reply="The answer is 5.")  # an answer to anything: nothing pre-filtered
+    path = tmp_path / "judged.jsonl"
+    path.write_text("".join(json.dumps({**r, "verifier": "judge"}) + "\n" for r in BENCH))
+    with StubJudgeServer() as stub:
+        code, _, err = run_eval("eval", str(model), str(path), "-o", str(tmp_path / "preds.jsonl"), "--mode", "no_think",
+                                "--max-new-tokens", "12", "--judge-base-url", stub.base_url, "--judge-model", "stub-judge")
+    assert code == 0, err
+    scored = read_jsonl(tmp_path / "preds.scored.jsonl")
+    assert [r["completion"] for r in scored] == ["The answer is 5."] * 3
+    assert stub.requests == 3 and [r["verdict"]["reason"] for r in scored] == ["judge: VERDICT: YES"] * 3
+    code, _, err = run_eval("eval", str(model), str(path), "-o", str(tmp_path / "other.jsonl"),
+                            "--judge-backend", "local", "--judge-model", str(tmp_path / "no_judge"))
+    assert code == 2 and "judge.model cannot be loaded by backend local" in err and "no_judge" in err
+    assert not (tmp_path / "other.jsonl").exists()  # refused before sampling anything

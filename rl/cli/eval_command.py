@@ -22,7 +22,7 @@ from typing import Any
 
 from rl.cli.args import positive
 from rl.cli.budget_sweep import budget_path, parse_budgets, run_budget_sweep
-from rl.cli.score_command import score_and_report
+from rl.cli.score_command import add_judge_arguments, judge_from_args, score_and_report
 from rl.modes import MODES, QWEN3_EARLY_STOP, THINK
 
 EVAL_EXAMPLES = """\
@@ -31,6 +31,8 @@ EVAL_EXAMPLES = """\
   rlvr eval MODEL_DIR bench.jsonl --mode both -o preds.jsonl     # preds.think.jsonl, preds.no_think.jsonl
   rlvr eval MODEL_DIR bench.jsonl --env tools --tools calculator -o preds.jsonl  # multi-turn, with a tool
   rlvr eval MODEL_DIR bench.jsonl --thinking-budgets 0,16,32,64,none -o out/preds.jsonl  # accuracy vs budget, out/budgets.png
+  rlvr eval MODEL_DIR bench.jsonl --judge-base-url http://127.0.0.1:8000/v1 --judge-model Qwen/Qwen3-8B -o preds.jsonl
+  rlvr eval MODEL_DIR bench.jsonl --judge-backend local --judge-model JUDGE_DIR -o preds.jsonl  # the judge in a Ray actor
 
 BENCHMARK records are read as training data is: "prompt" (text or chat messages) or
 "messages", "reference", and optionally "id", "verifier" and "mode". --mode auto renders
@@ -40,8 +42,9 @@ the --tools (registered names or module:function) for up to --max-turns turns; e
 holds the whole transcript ("messages") and its last assistant turn is judged. Each predictions file is
 scored to <stem>.scored.jsonl beside it (replaced). --thinking-budgets samples every prompt in
 thinking mode once per budget (<stem>.budget_<B>.jsonl) and tabulates accuracy, thinking and answer
-tokens and the share cut, per budget (<stem>.budgets.md, budgets.png). Exit code: as `rlvr score`; 2 when the
-benchmark or the model cannot be loaded.
+tokens and the share cut, per budget (<stem>.budgets.md, budgets.png). Records whose "verifier" is judge or
+cascade are judged by the model the --judge-* flags (as `rlvr score`'s) name. Exit code: as `rlvr score`; 2 when the
+benchmark, the model or the judge cannot be used.
 """
 MODE_CHOICES = ("auto", *MODES, "both")
 
@@ -82,6 +85,7 @@ def add_eval_command(subparsers) -> None:
     p.add_argument("--timeout", type=positive(float), default=5.0, help="verifier seconds per sample (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing predictions")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bars on stderr (default: only on a terminal)")
+    add_judge_arguments(p, "model judge (benchmark records whose verifier is judge or cascade)")
     p.set_defaults(run=run_eval)
 
 
@@ -110,6 +114,16 @@ def run_eval(args: argparse.Namespace) -> int:
         return _fail("--thinking-budgets caps thoughts: it samples in thinking mode; drop --mode or use --mode think")
     if args.thinking_budget is not None and len(args.thinking_budget) != 1:
         return _fail("--thinking-budget takes one budget; use --thinking-budgets for a sweep")
+    # Before the model loads: a judge that cannot be used would otherwise fail after the whole benchmark is sampled.
+    try:
+        judge = judge_from_args(args)
+    except ConfigError as exc:  # --judge-config's own errors name its file and line
+        return _fail(str(exc))
+    try:
+        if judge is not None:
+            judge.check_usable()
+    except ConfigError as exc:
+        return _fail(f"judge.{exc}")
     if args.samples > 1 and args.temperature == 0:
         print("rlvr eval: warning: greedy decoding (--temperature 0) makes the K samples identical", file=sys.stderr)
     try:
@@ -204,7 +218,8 @@ def _score(path: Path, args: argparse.Namespace) -> int:
     from rl.offline.score_file import ScoreOptions, default_output
 
     opts = ScoreOptions(predictions=path, output=default_output(path), force=True, timeout_s=args.timeout,
-                        workers=args.workers, progress=args.progress)
+                        workers=args.workers, progress=args.progress, judge=judge_from_args(args),
+                        judge_cache=args.judge_cache, question_field=args.question_field)
     return score_and_report(opts)
 
 

@@ -51,9 +51,10 @@ def add_score_command(subparsers) -> None:
 def run_score(args: argparse.Namespace) -> int:
     from rl.config import ConfigError
     from rl.offline.score_file import ScoreOptions, default_output
+    from verifiers.judge import JUDGE_VERIFIERS
 
     try:
-        judge = judge_from_args(args)
+        judge = judge_from_args(args, asked=args.verifier in JUDGE_VERIFIERS)
     except ConfigError as exc:
         print(f"rlvr score: error: {exc}", file=sys.stderr)
         return 2
@@ -78,11 +79,14 @@ def run_score(args: argparse.Namespace) -> int:
     return score_and_report(opts, seed=args.seed, summary_json_path=args.summary_json)
 
 
-def add_judge_arguments(p) -> None:
-    g = p.add_argument_group("model judge (--verifier judge or cascade)")
+def add_judge_arguments(p, title: str = "model judge (--verifier judge or cascade)") -> None:
+    """The ``--judge-*`` flags of ``rlvr score`` and ``rlvr eval``; ``judge_from_args`` reads them back."""
+    g = p.add_argument_group(title)
     g.add_argument("--judge-config", type=Path, metavar="YAML", help="an experiment whose judge: section to start from")
+    g.add_argument("--judge-backend", choices=("openai", "local"),
+                   help="openai: a served endpoint; local: --judge-model is a model directory, run in a Ray actor (default: openai)")
     g.add_argument("--judge-base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
-    g.add_argument("--judge-model", help="the served model id")
+    g.add_argument("--judge-model", help="the served model id (openai) or a model directory (local)")
     g.add_argument("--judge-template", help="built-in template name or a text file with {question} {reference} {response}")
     g.add_argument("--judge-api-key-env", help="environment variable holding the API key (default: OPENAI_API_KEY)")
     g.add_argument("--judge-concurrency", type=positive(int), help="requests in flight at once (default: 8)")
@@ -91,20 +95,20 @@ def add_judge_arguments(p) -> None:
     g.add_argument("--question-field", default="prompt", help="record field the judge sees as the question (default: %(default)s)")
 
 
-_JUDGE_FLAGS = {"judge_base_url": "base_url", "judge_model": "model", "judge_template": "template",
+_JUDGE_FLAGS = {"judge_backend": "backend", "judge_base_url": "base_url", "judge_model": "model", "judge_template": "template",
                 "judge_api_key_env": "api_key_env", "judge_concurrency": "max_concurrency", "judge_timeout": "timeout_s"}
 
 
-def judge_from_args(args: argparse.Namespace):
-    """The judge settings of ``--judge-*`` over ``--judge-config``'s judge section; None when no judge is asked for."""
+def judge_from_args(args: argparse.Namespace, *, asked: bool = False):
+    """The judge settings of ``--judge-*`` over ``--judge-config``'s judge section; None when neither is given
+    and the judge is not ``asked`` for (``rlvr score --verifier judge``)."""
     from dataclasses import replace
 
     from rl.config import JudgeConfig
     from rl.config.loader import load_config
-    from verifiers.judge import JUDGE_VERIFIERS
 
     given = {field: getattr(args, flag) for flag, field in _JUDGE_FLAGS.items() if getattr(args, flag) is not None}
-    if args.verifier not in JUDGE_VERIFIERS and not given and args.judge_config is None:
+    if not asked and not given and args.judge_config is None:
         return None
     base = load_config(args.judge_config).judge if args.judge_config else JudgeConfig()
     return replace(base, **given)
