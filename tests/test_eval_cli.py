@@ -110,6 +110,9 @@ class MathScorer:
         return [ScoredGroup(g.prompt, tuple(ScoredRollout(r, verify_math(r.text, r.prompt.reference), 0.0, {}) for r in g.rollouts))
                 for g in groups]
 
+    def judge_counted_apart(self):
+        return contextlib.nullcontext({})  # no judge: no judge counts
+
 
 def test_evaluate_modes_reports_accuracy_and_length_per_mode(bench):
     model, path = bench

@@ -19,6 +19,7 @@ from rl.config.build import config_from_dict
 from rl.data.records import Prompt, Rollout, RolloutGroup
 from rl.engine.scorer import RolloutScorer
 from rl.loops.grpo import PromptSchedule, VerifierOutage, collect_batch
+from rl.loops.heldout import evaluate
 from tests.helpers.judge_server import StubJudgeServer, build_judge_model, free_port, serve_command, served_model
 from verifiers.judge import Judge, JudgeItem, cascade
 from verifiers.judge.cache import JudgeCache, cache_key
@@ -275,6 +276,24 @@ def test_a_cascade_step_asks_the_judge_only_about_rule_rejects(tmp_path):
 def test_an_unreachable_judge_stops_the_step_at_max_unjudged_fraction(tmp_path):
     with pytest.raises(VerifierOutage, match=r"could not judge 4 of the 4 .*cannot connect"):
         _step(tmp_path, f"http://127.0.0.1:{free_port()}/v1", "judge", "It is 1.", retries=0)
+
+
+def test_a_heldout_eval_reports_its_own_judge_counts_and_leaves_the_training_counts_alone(tmp_path):
+    prompts = [Prompt(f"p{i}", None, f"What is {i} + 1?", str(i + 1), verifier="judge") for i in range(3)]
+    with StubJudgeServer() as stub:
+        config = replace(ExperimentConfig(), run=replace(ExperimentConfig().run, out_dir=str(tmp_path)),
+                         judge=judge_config(stub.base_url, cache=False))
+        scorer = RolloutScorer(config, workers=1)
+        try:
+            cluster = OneCompletionCluster("It is 1.")
+            scorer.score(cluster.generate(prompts[:1], 2))  # a training step's samples, counts not read yet
+            metrics = evaluate(cluster, scorer, prompts, temperature=0.0, seed=0)
+            training = scorer.judge_metrics()
+        finally:
+            scorer.close()
+    assert stub.requests == 5 and metrics["eval/judge/requests"] == 3 and metrics["eval/accuracy"] == 1.0
+    assert metrics["eval/judge/unparsable"] == 0 and "eval/judge/overruled" in metrics
+    assert training["judge/requests"] == 2  # the eval's three are not the next step's
 
 
 # ---------------------------------------------------------------- tiny models behind `transformers serve`

@@ -4,13 +4,15 @@ verifier first and the judge for what it rejected, everything else to the verifi
     routing = JudgeRouting(config.judge, cache_path=Path(config.run.out_dir) / "judge_cache.sqlite")
     verdicts = routing.score(requests, questions, pool)    # one verdict per request, in order
     routing.metrics()                                      # judge/requests, judge/cache_hits, ..., judge/overruled
+    with routing.counted_apart() as counts: ...            # counts of the block alone (a held-out eval's)
 
 The judge is built on first use, so a run whose prompts never name it opens no connection. Judge items
 go out as one batch per call (the backend bounds concurrency), never one by one through the pool.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -87,6 +89,21 @@ class JudgeRouting:
         out = {f"judge/{key}": value for key, value in self._judge.stats().items()}
         out["judge/overruled"], self._overruled = self._overruled, 0
         return out
+
+    @contextmanager
+    def counted_apart(self) -> Iterator[dict[str, float]]:
+        """The ``judge/*`` counts of the block go to the dict it yields (filled when it ends), not to ``metrics()``,
+        which afterwards still reports what was counted before it: a held-out eval's judging is not a training step's."""
+        before = (self._judge.swap_counts() if self._judge is not None else None), self._overruled
+        self._overruled = 0
+        own: dict[str, float] = {}
+        try:
+            yield own
+        finally:
+            own.update(self.metrics())
+            if before[0] is not None:  # else the judge was built in the block: nothing was counted before it
+                self._judge.swap_counts(before[0])
+            self._overruled = before[1]
 
     def close(self) -> None:
         if self._judge is not None:

@@ -75,6 +75,10 @@ class RolloutScorer:
         """``judge/*`` counts since the previous call (requests, cache hits, unparsable, overruled...); {} without a judge."""
         return self.judging.metrics()
 
+    def judge_counted_apart(self):
+        """A block whose ``judge/*`` counts go to the dict it yields, not to ``judge_metrics()`` (held-out evals)."""
+        return self.judging.counted_apart()
+
     def close(self) -> None:
         self.pool.close()
         self.judging.close()

@@ -28,14 +28,17 @@ def evaluate(cluster, scorer, prompts: Sequence[Prompt], *, temperature: float, 
              enable_thinking: bool | None = None, prefix: str = "eval",
              thinking_budget: ThinkingBudget = ThinkingBudget()) -> dict[str, float]:
     """Accuracy (over judged samples), mean completion length (tokens), thinking and answer tokens, no-answer,
-    unjudged, finished and budget-hit rates under ``prefix/``; sampled under ``thinking_budget`` (default none).
+    unjudged, finished and budget-hit rates under ``prefix/``, and the judge's counts for these samples
+    (``prefix/judge/requests``...; none without a judge); sampled under ``thinking_budget`` (default none).
 
     enable_thinking: None renders each prompt in its own mode (``rl.data.thinking.resolve_mode``);
     True/False puts every prompt in that mode, over its data ``mode`` and any ``/think`` switch.
     """
     if enable_thinking is not None:
         prompts = [replace(p, mode=mode_name(enable_thinking)) for p in prompts]
-    scored = flatten(scorer.score(cluster.generate(prompts, 1, temperature=temperature, seed=seed, thinking_budget=thinking_budget)))
+    groups = cluster.generate(prompts, 1, temperature=temperature, seed=seed, thinking_budget=thinking_budget)
+    with scorer.judge_counted_apart() as judge_counts:  # the eval's own judge requests, never the next training step's
+        scored = flatten(scorer.score(groups))
     if not scored:
         return {}
     judged = [s for s in scored if s.verdict.judged]  # could-not-judge is reported apart, never as wrong
@@ -51,6 +54,7 @@ def evaluate(cluster, scorer, prompts: Sequence[Prompt], *, temperature: float, 
         **{key: value for key, value in domain_metrics(scored, prefix).items() if "/reward/" not in key},  # per data.mixture domain
         **{f"{prefix}/{key.split('/', 1)[1]}": value for key, value in trajectory_metrics(scored).items()
            if key.startswith("env/")},  # tool use: turns, calls, well-formed share
+        **{f"{prefix}/{key}": value for key, value in judge_counts.items()},  # judge/requests, judge/unparsable...; none without a judge
     }
 
 

@@ -89,6 +89,16 @@ class Judge:
         self._counts = dict.fromkeys(COUNTERS, 0)
         self._latency_sum = 0.0
 
+    def swap_counts(self, counts: tuple[dict[str, int], float] | None = None) -> tuple[dict[str, int], float]:
+        """Put ``counts`` (fresh ones when None) in place of the counters and return the old: how a caller counts
+        a batch of its own apart (``rl.engine.judging.JudgeRouting.counted_apart``), then gives the rest back."""
+        old = (self._counts, self._latency_sum)
+        if counts is None:
+            self._reset()
+        else:
+            self._counts, self._latency_sum = dict(counts[0]), counts[1]
+        return old
+
     def ping(self) -> list[str]:
         return self.backend.ping()
 
