@@ -1,12 +1,15 @@
-"""Judge throughput: requests per second through ``verifiers.judge`` at concurrency 1 and 8.
+"""Judge throughput: requests per second through ``verifiers.judge`` at concurrency (or batch size) 1 and 8.
 
-    PYTHONPATH=. HF_HUB_OFFLINE=1 python benchmarks/judge_bench.py [--items 24] [--rounds 3]
+    PYTHONPATH=. HF_HUB_OFFLINE=1 python benchmarks/judge_bench.py [--items 24] [--rounds 3] [--backend local]
 
-Serves a tiny always-YES judge (built and trained here, ``tests.helpers.judge_server``) with
-``transformers serve`` on loopback (CPU), then judges the same batch of distinct items (cache off) at
-concurrency 1 and at 8, alternating the two a few rounds so that drift hits both alike; reports the
-median of each. The last line is the summary. What it measures is the client and server plumbing
-(does concurrency reach the server?), not a real judge's speed: a 1-layer model answers in milliseconds.
+Builds a tiny always-YES judge (trained here, ``tests.helpers.judge_server``) and judges the same batch
+of distinct items (cache off) at 1 and at 8, alternating the two a few rounds so that drift hits both
+alike; reports the median of each. The last line is the summary. ``--backend openai`` (default) serves
+the model with ``transformers serve`` on loopback (CPU) and varies the requests in flight; ``--backend
+local`` loads it in the shared Ray judge actor (``verifiers.judge.local``, CPU, a local Ray runtime)
+and varies ``batch_size``, the prompts per generate call. What it measures is the plumbing (does
+concurrency reach the server, does batching pay in the actor?), not a real judge's speed: a 1-layer
+model answers in milliseconds.
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import argparse
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from statistics import median
 
@@ -24,8 +29,8 @@ from tests.helpers.judge_server import build_judge_model, served_model  # noqa: 
 from verifiers.judge import Judge, JudgeItem  # noqa: E402
 
 
-def rate(base_url: str, model: str, items: list[JudgeItem], concurrency: int) -> float:
-    config = JudgeConfig(base_url=base_url, model=model, max_concurrency=concurrency, cache=False, max_tokens=16, timeout_s=120)
+def rate(config: JudgeConfig, items: list[JudgeItem], width: int) -> float:
+    config = replace(config, max_concurrency=width, batch_size=width)  # openai reads the first, local the second
     with Judge(config) as judge:
         started = time.perf_counter()
         verdicts = judge.judge(items)
@@ -36,26 +41,44 @@ def rate(base_url: str, model: str, items: list[JudgeItem], concurrency: int) ->
     return len(items) / elapsed
 
 
+@contextmanager
+def judge_config(model: Path, backend: str):
+    """The judge's settings, with its server (openai) or its actor (local) up until the block ends."""
+    common = dict(model=str(model), cache=False, max_tokens=16, timeout_s=120)
+    if backend == "openai":
+        with served_model(model) as base_url:
+            yield JudgeConfig(base_url=base_url, **common)
+        return
+    config = JudgeConfig(backend="local", **common)
+    with Judge(config) as keeper:  # holds the shared actor between rounds: Ray frees it once no judge holds it
+        keeper.ping()  # the load, kept out of the figures
+        yield config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=24, help="distinct items per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="c1/c8 pairs, alternated")
+    parser.add_argument("--rounds", type=int, default=3, help="1/8 pairs, alternated")
+    parser.add_argument("--backend", choices=("openai", "local"), default="openai",
+                        help="openai: transformers serve, concurrency 1 vs 8; local: the Ray judge actor, batch size 1 vs 8")
     args = parser.parse_args()
+    label = "c" if args.backend == "openai" else "b"
     with tempfile.TemporaryDirectory() as tmp:
         model = build_judge_model(Path(tmp) / "yes", reply="VERDICT: YES")
-        with served_model(model) as base_url:
+        with judge_config(model, args.backend) as config:
             items = [JudgeItem(f"What is {i} + {i}?", f"<think>{i} + {i}</think> {2 * i}", str(2 * i), str(i))
                      for i in range(args.items)]
-            rate(base_url, str(model), items[:2], 1)  # warm-up: the first request loads and compiles nothing twice
-            c1, c8 = [], []
+            rate(config, items[:2], 1)  # warm-up: the first request loads and compiles nothing twice
+            one, eight = [], []
             for round_ in range(args.rounds):
-                pair = [(1, c1), (8, c8)] if round_ % 2 == 0 else [(8, c8), (1, c1)]
-                for concurrency, out in pair:
-                    out.append(rate(base_url, str(model), items, concurrency))
-                print(f"round {round_ + 1}: c1 {c1[-1]:.1f} req/s, c8 {c8[-1]:.1f} req/s", flush=True)
-    x, y = median(c1), median(c8)
-    print(f"judge_bench: c1 {x:.1f} req/s, c8 {y:.1f} req/s, ratio {y / x:.2f} "
-          f"(median of {args.rounds}, {args.items} items, tiny model, transformers serve on CPU)")
+                pair = [(1, one), (8, eight)] if round_ % 2 == 0 else [(8, eight), (1, one)]
+                for width, out in pair:
+                    out.append(rate(config, items, width))
+                print(f"round {round_ + 1}: {label}1 {one[-1]:.1f} req/s, {label}8 {eight[-1]:.1f} req/s", flush=True)
+    x, y = median(one), median(eight)
+    where = "transformers serve on CPU" if args.backend == "openai" else "the Ray judge actor on CPU"
+    print(f"judge_bench: {label}1 {x:.1f} req/s, {label}8 {y:.1f} req/s, ratio {y / x:.2f} "
+          f"(median of {args.rounds}, {args.items} items, tiny model, {where})")
 
 
 if __name__ == "__main__":
