@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from rl.data.code_tasks import python_functions
+from rl.data.judge_tasks import judge_transcripts
 from rl.data.records import Prompt
 from rl.data.tool_tasks import tool_arithmetic
 from rl.modes import NO_THINK, THINK
@@ -187,6 +188,7 @@ GENERATORS: dict[str, Callable[..., tuple[list[Prompt], list[Prompt]]]] = {
     "arithmetic": arithmetic,
     "python_functions": python_functions,
     "tool_arithmetic": tool_arithmetic,
+    "judge_transcripts": judge_transcripts,
 }
 
 
