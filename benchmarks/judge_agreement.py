@@ -1,6 +1,6 @@
 """How often a judge checkpoint agrees with the rule verifier, on problems it never trained on.
 
-    python benchmarks/judge_agreement.py runs/tiny_judge/stages/01_judge_sft/checkpoints/step_000600
+    python benchmarks/judge_agreement.py runs/tiny_judge/stages/01_judge_sft/checkpoints/step_001000
     python benchmarks/judge_agreement.py CKPT --n 400 --modes no_think --json out.json
 
 Builds judge cases (``rl.data.judge_tasks``: a question, its reference answer, and a response of one
@@ -49,7 +49,7 @@ def held_out_cases(n: int, seed: int, *, train_n: int, train_eval: int, train_se
 
 
 def run_judge(model, tokenizer, prompts: Sequence[Prompt], *, enable_thinking: bool, batch_size: int = 64,
-              max_new_tokens: int = 40) -> list[str]:
+              max_new_tokens: int = 48) -> list[str]:
     """The judge's greedy reply to each prompt's user message, rendered by its own chat template."""
     import torch
 

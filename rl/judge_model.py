@@ -19,7 +19,7 @@ from pathlib import Path
 JUDGE_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "tiny_judge.yaml"
 # Half the steps on less data: about half the time of the full build, still a usable judge
 # (benchmarks/judge_agreement.py figures in the README of this change).
-QUICK_OVERRIDES = ("stages.judge_sft.sft.steps=300", "data.n_eval=200")
+QUICK_OVERRIDES = ("stages.judge_sft.sft.steps=500", "data.n_eval=200")
 
 
 def build_tiny_judge(out_dir: str | Path, overrides: Sequence[str] = (), *, config: str | Path = JUDGE_CONFIG) -> Path:

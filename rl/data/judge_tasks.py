@@ -4,10 +4,15 @@
 
 Each prompt is ONE user message, the judge template (``experiments/judges/tiny_judge_prompt.txt``)
 with ``{question}``, ``{reference}`` and ``{response}`` replaced by plain ``str.replace``, exactly as
-the judge client fills it; its solution is the verdict, ``VERDICT: YES`` or ``VERDICT: NO``, after an
-empty think block (``<think>\\n\\n</think>\\n\\n``). A ``no_think_fraction`` of the prompts are
-rendered in no-think mode, where the template pre-fills that block and the target is the verdict
-line alone; the rest learn to write the empty block themselves: the judge answers directly whether
+the judge client fills it; its solution is an empty think block (``<think>\\n\\n</think>\\n\\n``), a
+line reading out the two numbers and comparing them digit by digit (``REASONS``; ``reasons=False``
+leaves it out) and the verdict line, ``VERDICT: YES`` or ``VERDICT: NO``:
+
+    Final answer 041, reference 042. 00= 44= 12x
+    VERDICT: NO
+
+A ``no_think_fraction`` of the prompts are rendered in no-think mode, where the template pre-fills
+the empty block and the target is what follows it; the rest learn to write the empty block themselves: the judge answers directly whether
 its client asks for ``enable_thinking=False`` or leaves the template's default.
 
 The questions are ``arithmetic`` problems (``rl.data.tasks``); the held-out split never shares a
@@ -42,10 +47,14 @@ HEDGE_FORMS = ("The answer is \\boxed{{{x}}} or \\boxed{{{y}}}.", "\\boxed{{{x}}
 # A first answer taken back: the second (last) one is the final answer.
 CORRECTION_FORMS = ("\\boxed{{{x}}}, no, \\boxed{{{y}}}", "{x}? No. The answer is \\boxed{{{y}}}.")
 NO_ANSWER = "none"  # what the judge reads out of a response without a final answer
-# The line the judge writes before its verdict: the two numbers it compares, side by side. A tiny
-# model cannot compare digits spread over the prompt in its last position (trained on the verdict
-# alone it said YES to every well-formed wrong number); read out next to each other, it can.
-REASONS = "Final answer {final}, reference {reference}.\n"
+# The line the judge writes before its verdict: the two numbers it compares, side by side, zero-padded
+# to one width (digits + 1: a sum's). Trained on the verdict alone, the tiny judge said YES to every
+# well-formed wrong number (it could not compare digits spread over the prompt); with the numbers read
+# out unpadded it still said YES to 23 against 22 (where corresponding digits sit depends on the
+# length); padded (each digit's counterpart a fixed number of tokens back) it still did. So it writes the
+# digit pairs out too, each with = or x: every comparison is then of two adjacent tokens, and the
+# verdict is whether an x was written.
+REASONS = "Final answer {final}, reference {reference}.{checks}\n"
 EMPTYISH = ("", ".", "...", "?", "!")
 OPENERS = ("Let's solve this problem step by step.", "Let me think.", "Sure!", "First, read the question.",
            "We need to find the answer.")
@@ -88,8 +97,8 @@ def judge_transcripts(n_train: int, n_eval: int, seed: int, *, template: str = T
     problems_train, problems_eval = arithmetic(-(-n_train // per), -(-n_eval // per), seed, digits=digits,
                                                word_problems=word_problems, work="columns")
     rng = random.Random(f"judge-{seed}")
-    held_out = _judge_prompts(problems_eval, n_eval, per, mix, text, rng, no_think_fraction, reasons, "judge-eval")
-    train = _judge_prompts(problems_train, n_train, per, mix, text, rng, no_think_fraction, reasons, "judge")
+    held_out = _judge_prompts(problems_eval, n_eval, per, mix, text, rng, no_think_fraction, reasons, digits + 1, "judge-eval")
+    train = _judge_prompts(problems_train, n_train, per, mix, text, rng, no_think_fraction, reasons, digits + 1, "judge")
     return train, held_out
 
 
@@ -116,7 +125,7 @@ def expected_verdict(kind: str) -> str:
 
 
 def _judge_prompts(problems: list[Prompt], n: int, per: int, mix: Mapping[str, float], template: str,
-                   rng: random.Random, no_think_fraction: float, reasons: bool, prefix: str) -> list[Prompt]:
+                   rng: random.Random, no_think_fraction: float, reasons: bool, width: int, prefix: str) -> list[Prompt]:
     kinds = _exact_counts(mix, n)
     rng.shuffle(kinds)
     answers = [int(p.reference) for p in problems]
@@ -125,7 +134,7 @@ def _judge_prompts(problems: list[Prompt], n: int, per: int, mix: Mapping[str, f
         problem = problems[index // per]
         response, final = RESPONSE_KINDS[kind](_Problem(problem), answers, rng)
         verdict = expected_verdict(kind)
-        reply = REASONS.format(final=final, reference=problem.reference) if reasons else ""
+        reply = _reasons(final, problem.reference, width) if reasons else ""
         out.append(Prompt(
             id=f"{prefix}-{index}:{problem.id.split(':', 1)[1]}:{kind}",
             messages=(("user", fill_template(template, problem.text, problem.reference, response)),),
@@ -137,6 +146,20 @@ def _judge_prompts(problems: list[Prompt], n: int, per: int, mix: Mapping[str, f
             mode=NO_THINK if rng.random() < no_think_fraction else THINK,
         ))
     return out
+
+
+def _reasons(final: str, reference: str, width: int) -> str:
+    """The judge's reasoning line: both numbers padded, then digit by digit "<a><b>=" or "<a><b>x"."""
+    final, reference = _padded(final, width), _padded(reference, width)
+    checks = ""
+    if final.isdigit():
+        checks = " " + " ".join(f"{a}{b}{'=' if a == b else 'x'}" for a, b in zip(final, reference))
+    return REASONS.format(final=final, reference=reference, checks=checks)
+
+
+def _padded(numbers: str, width: int) -> str:
+    """Every number in ``numbers`` zero-padded to ``width`` digits ("7 or 17" -> "007 or 017")."""
+    return re.sub(r"\d+", lambda m: m.group().zfill(width), numbers)
 
 
 def _exact_counts(mix: Mapping[str, float], n: int) -> list[str]:
