@@ -79,8 +79,9 @@ def judge_transcripts(n_train: int, n_eval: int, seed: int, *, template: str = T
                       ) -> tuple[list[Prompt], list[Prompt]]:
     """``n_train`` / ``n_eval`` judge prompts (see the module docstring) on ``ceil(n / responses_per_problem)``
     arithmetic problems of up to ``digits`` digits each; ``mix`` (default ``DEFAULT_MIX``) weighs the response
-    kinds, ``template`` is the judge template's path. ``reasons``: the judge reads out the response's final
-    answer and the reference on a line of its own (``REASONS``) before the verdict line."""
+    kinds, ``template`` is the judge template's path. ``reasons``: before the verdict line the judge reads out the
+    response's final answer and the reference, zero-padded to ``digits + 1`` digits, and compares them digit by
+    digit (``REASONS``); without it the tiny judge does not learn to compare numbers at all."""
     from rl.data.tasks import arithmetic  # here: rl.data.tasks registers this generator
 
     mix = dict(DEFAULT_MIX if mix is None else mix)
