@@ -20,6 +20,7 @@ from dataclasses import replace
 from rl.data.code_tasks import python_functions
 from rl.data.function_call_tasks import function_calling
 from rl.data.instruction_tasks import instruction_following
+from rl.data.judge_tasks import judge_transcripts
 from rl.data.records import Prompt
 from rl.data.tool_tasks import tool_arithmetic
 from rl.modes import NO_THINK, THINK
@@ -191,6 +192,7 @@ GENERATORS: dict[str, Callable[..., tuple[list[Prompt], list[Prompt]]]] = {
     "tool_arithmetic": tool_arithmetic,
     "instruction_following": instruction_following,
     "function_calling": function_calling,
+    "judge_transcripts": judge_transcripts,
 }
 
 
