@@ -44,7 +44,7 @@ def check_judge_model_dir(path: str | Path) -> Path:
     """``path`` if it holds a Hugging Face model and its tokenizer (never a download); a ``JudgeModelError`` naming it."""
     path = Path(path)
     if not str(path) or not path.is_dir():
-        raise JudgeModelError(f"{str(path)!r}: no such directory (backend local loads a model directory, never a hub id)")
+        raise JudgeModelError(f"{str(path)!r}: no such directory (backend local loads a model directory, never a hub id; the tiny judge is built by `rlvr train experiments/tiny_judge.yaml --out runs/tiny_judge`)")
     missing = [name for name in ("config.json", "tokenizer_config.json") if not (path / name).is_file()]
     if missing:
         raise JudgeModelError(f"{str(path)!r}: not a Hugging Face model directory with its tokenizer (no {', '.join(missing)})")
