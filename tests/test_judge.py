@@ -341,3 +341,35 @@ def test_an_untrained_judge_is_unparsable_and_counted_never_scored(untrained_ser
         stats = judge.stats()
     assert all(v.status == "error" and v.unjudged and "no yes_no verdict line" in v.reason for v in verdicts)
     assert stats["unparsable"] == 3 and stats["requests"] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+@needs_serve
+def test_the_tiny_judge_served_on_loopback_agrees_with_the_rule_verifier(tiny_judge_build, tmp_path):
+    """The judge tiny_general uses (experiments/tiny_judge.yaml, quick build), behind `transformers serve`: on
+    right and wrong answers to arithmetic problems it never trained on, its verdicts match the math verifier's."""
+    import random
+
+    from rl.data.tasks import arithmetic
+    from rl.loops.judge_build import judge_checkpoint
+    from verifiers.math import verify_math
+
+    rng = random.Random(5)
+    _, problems = arithmetic(0, 60, seed=2024, digits=2, work="columns")
+    items = []
+    for p in problems:
+        answer = int(p.reference) + rng.choice([0, 0, 1, -1, 10, -10])
+        response = rng.choice(["The answer is \\boxed{%d}.", "\\boxed{%d}", "The answer is %d."]) % answer
+        items.append(JudgeItem(p.text, f"<think>working</think> {response}", p.reference, p.id))
+    config = JudgeConfig(base_url="", model=str(judge_checkpoint(tiny_judge_build)), template="experiments/judges/tiny_judge_prompt.txt",
+                         max_tokens=48, timeout_s=60, cache=False)
+    with served_model(judge_checkpoint(tiny_judge_build), log_path=tmp_path / "serve.log") as base_url:
+        with Judge(replace(config, base_url=base_url)) as judge:
+            verdicts = judge.judge(items)
+            stats = judge.stats()
+    rule = [verify_math(item.response, item.reference).score for item in items]
+    assert stats["unparsable"] == 0 and all(v.judged for v in verdicts), [v.reason for v in verdicts if not v.judged][:3]
+    agreement = sum(v.score == r for v, r in zip(verdicts, rule)) / len(items)
+    wrong = [v.score for v, r in zip(verdicts, rule) if r == 0.0]
+    assert agreement >= 0.9 and wrong and sum(s == 0.0 for s in wrong) / len(wrong) >= 0.85, (agreement, wrong)

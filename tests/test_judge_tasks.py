@@ -4,6 +4,7 @@ tiny model; and (slow, ray) a short judge build whose held-out verdict accuracy 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -135,18 +136,12 @@ def test_transcripts_fit_the_tiny_model(splits):
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_short_judge_build_beats_the_bar(tmp_path):
+def test_short_judge_build_beats_the_bar(tiny_judge_build):
     """The quick build CI uses: its held-out verdict accuracy (the pipeline's own eval) must clear 0.9."""
     import json
 
-    import ray
+    from rl.loops.judge_build import judge_checkpoint
 
-    from rl.judge_model import QUICK_OVERRIDES, build_tiny_judge, judge_checkpoint
-
-    try:
-        checkpoint = build_tiny_judge(tmp_path / "judge", QUICK_OVERRIDES)
-    finally:
-        ray.shutdown()
-    assert judge_checkpoint(tmp_path / "judge") == checkpoint
-    summary = json.loads((tmp_path / "judge" / "summary.json").read_text())
+    summary = json.loads((tiny_judge_build / "summary.json").read_text())
+    assert judge_checkpoint(tiny_judge_build) == Path(summary["final_checkpoint"])
     assert summary["stages"][0]["eval_after"]["eval/accuracy"] > 0.9, summary["stages"][0]["eval_after"]

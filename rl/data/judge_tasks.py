@@ -34,6 +34,7 @@ from pathlib import Path
 
 from rl.data.records import Prompt
 from rl.modes import NO_THINK, THINK
+from verifiers.judge.prompt import fill_template as fill_judge_template
 
 # Relative paths are tried from the working directory, then from the repository root.
 TEMPLATE_PATH = "experiments/judges/tiny_judge_prompt.txt"
@@ -117,8 +118,8 @@ def load_template(path: str) -> str:
 
 
 def fill_template(template: str, question: str, reference: str, response: str) -> str:
-    """The judge's user message: the protocol's plain replacements, in this order."""
-    return template.replace("{question}", question).replace("{reference}", reference).replace("{response}", response)
+    """The judge's user message, filled exactly as the judge client fills it at run time (``verifiers.judge``)."""
+    return fill_judge_template(template, question=question, reference=reference, response=response)
 
 
 def expected_verdict(kind: str) -> str:

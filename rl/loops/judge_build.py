@@ -1,6 +1,6 @@
 """Building the tiny judge model (experiments/tiny_judge.yaml) from code: for tests, CI and local serving.
 
-    from rl.judge_model import build_tiny_judge
+    from rl.loops.judge_build import build_tiny_judge
     checkpoint = build_tiny_judge("runs/tiny_judge")                      # ~3 minutes on 2 CPU cores
     checkpoint = build_tiny_judge("runs/ci_judge", QUICK_OVERRIDES)       # the short version CI builds once per run
 
@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-JUDGE_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "tiny_judge.yaml"
+JUDGE_CONFIG = Path(__file__).resolve().parents[2] / "experiments" / "tiny_judge.yaml"
 # Half the steps on less data: about half the time of the full build, still a usable judge
 # (benchmarks/judge_agreement.py figures in the README of this change).
 QUICK_OVERRIDES = ("stages.judge_sft.sft.steps=500", "data.n_eval=200")
