@@ -79,3 +79,23 @@ def test_tiny_tools_grpo_gains_with_the_calculator_in_the_loop(tmp_path, ray_loc
     assert gains["no_tools"]["all"] <= -0.30  # the same model without tools cannot multiply
     grpo = json.loads((tmp_path / "stages" / "02_grpo" / "result.json").read_text())["eval_after"]
     assert grpo["eval/well_formed_calls"] >= 0.95 and grpo["eval/tool_calls"] >= 0.5
+
+
+def test_tiny_general_every_domain_gains_after_general_rl(tmp_path, ray_local, tiny_judge_build):
+    from rl.loops.judge_build import judge_checkpoint
+    from rl.loops.pipeline import run_pipeline
+    from tests.sandbox_support import docker_sandbox_or_skip
+
+    docker_sandbox_or_skip(size=1).close()  # the code domain runs in the sandbox
+    # The judge: the quick build (the session's, also served on loopback in tests/test_judge.py), held by a Ray actor.
+    config = load_config(ROOT / "experiments/tiny_general.yaml",
+                         [f"run.out_dir={tmp_path}", f"judge.model={judge_checkpoint(tiny_judge_build)}"])
+    summary = run_pipeline(config)
+    general = summary["stages"][1]
+    before, after = summary["stages"][0]["eval_after"], general["eval_after"]
+    gains = {d: after[f"eval/accuracy/{d}"] - before[f"eval/accuracy/{d}"] for d in config.data.mixture}
+    assert before["eval/accuracy"] - summary["eval_initial"]["eval/accuracy"] >= 0.2, gains  # the cold start: +41 (seed 0)
+    assert all(gain > 0 for gain in gains.values()), gains  # seed 0: math +24, code +8, instructions +5, tool calls +12, judged +24
+    assert sum(gains.values()) / len(gains) >= 0.05, gains
+    assert after["eval/unjudged/judged"] == 0 and after["eval/judge/requests"] > 0  # the judged domain went to the judge
+    assert "| after | kind | math | code | instructions | tool_calls | judged |" in (tmp_path / "stages.md").read_text()
