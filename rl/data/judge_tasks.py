@@ -15,7 +15,7 @@ A ``no_think_fraction`` of the prompts are rendered in no-think mode, where the 
 the empty block and the target is what follows it; the rest learn to write the empty block themselves: the judge answers directly whether
 its client asks for ``enable_thinking=False`` or leaves the template's default.
 
-The questions are ``arithmetic`` problems (``rl.data.tasks``); the held-out split never shares a
+The questions are ``arithmetic`` problems (``rl.data.arithmetic_tasks``); the held-out split never shares a
 problem with the train split. The responses are what a policy's answer looks like once its
 ``<think>`` block is removed, one kind per prompt, in the proportions of ``mix`` (exact counts,
 not sampled): right answers in the forms the policy writes (``correct``) or after a correction
@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from rl.data.arithmetic_tasks import _problem_of, arithmetic, column_work
 from rl.data.records import Prompt
 from rl.modes import NO_THINK, THINK
 from verifiers.judge.prompt import fill_template as fill_judge_template
@@ -83,7 +84,6 @@ def judge_transcripts(n_train: int, n_eval: int, seed: int, *, template: str = T
     kinds, ``template`` is the judge template's path. ``reasons``: before the verdict line the judge reads out the
     response's final answer and the reference, zero-padded to ``digits + 1`` digits, and compares them digit by
     digit (``REASONS``); without it the tiny judge does not learn to compare numbers at all."""
-    from rl.data.tasks import arithmetic  # here: rl.data.tasks registers this generator
 
     mix = dict(DEFAULT_MIX if mix is None else mix)
     unknown = sorted(set(mix) - set(RESPONSE_KINDS))
@@ -178,7 +178,6 @@ class _Problem:
     """The numbers of one arithmetic prompt: its answer and the ones its column work passes through."""
 
     def __init__(self, prompt: Prompt) -> None:
-        from rl.data.tasks import _problem_of, column_work
 
         op, a, b = _problem_of(prompt)
         self.answer = int(prompt.reference)

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from rl.config import DataConfig
 from rl.config.schema import DomainConfig
 from rl.data.records import Prompt
 
+Splits = tuple[list[Prompt], list[Prompt]]
 
-def load_mixture(cfg: DataConfig) -> tuple[list[Prompt], list[Prompt]]:
-    """(train, held-out) over every domain of ``cfg.mixture``, in the mixture's order."""
-    from rl.data.prompts import load_splits  # the one-dataset loader reads each domain
 
+def load_mixture(cfg: DataConfig, load_one: Callable[[DataConfig], Splits]) -> Splits:
+    """(train, held-out) over every domain of ``cfg.mixture``, in the mixture's order; ``load_one`` reads one
+    dataset (``rl.data.prompts.load_splits`` passes itself: a file or a generator) from a domain's settings."""
     train: list[Prompt] = []
     heldout: list[Prompt] = []
     for name, domain in cfg.mixture.items():
@@ -30,7 +31,7 @@ def load_mixture(cfg: DataConfig) -> tuple[list[Prompt], list[Prompt]]:
                       generator=domain.generator, generator_params=domain.generator_params,
                       n_train=domain.n_train, n_eval=domain.n_eval,
                       seed=cfg.seed if domain.seed is None else domain.seed)
-        domain_train, domain_heldout = load_splits(own)
+        domain_train, domain_heldout = load_one(own)
         train += [_tagged(p, name, domain) for p in domain_train]
         heldout += [_tagged(p, name, domain) for p in domain_heldout]
     return train, heldout

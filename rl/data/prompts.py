@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from rl.config import DataConfig
 from rl.data.jsonl import BadLine, parse_object_line
+from rl.data.mixture import load_mixture
 from rl.data.records import Prompt
 from rl.data.tasks import generate
 from rl.data.thinking import mode_name, resolve_mode
@@ -42,9 +43,7 @@ def load_splits(cfg: DataConfig) -> tuple[list[Prompt], list[Prompt]]:
     """(train, held-out) prompts: every domain of ``mixture`` when set, else ``train_file``/``eval_file``,
     else the generator."""
     if cfg.mixture:
-        from rl.data.mixture import load_mixture  # imports this module: loaded on use
-
-        return load_mixture(cfg)
+        return load_mixture(cfg, load_splits)
     if cfg.train_file is not None:
         train = load_prompts(cfg.train_file, cfg)
         held_out = load_prompts(cfg.eval_file, cfg) if cfg.eval_file is not None else []
