@@ -117,8 +117,12 @@ def test_config_needs_a_server_and_names_a_missing_template(tmp_path):
         config_from_dict({"data": {"default_verifier": "judge"}})
     with pytest.raises(ConfigError, match="judge.template cannot be used.*missing.txt"):
         config_from_dict({"judge": {"base_url": "http://x/v1", "model": "m", "template": str(tmp_path / "missing.txt")}})
-    with pytest.raises(ConfigError, match="judge.model cannot be loaded by backend local: 'dir': no such directory"):
-        config_from_dict({"judge": {"backend": "local", "model": "dir"}})
+    with pytest.raises(ConfigError, match="judge.model must be set: backend local"):
+        config_from_dict({"judge": {"backend": "local"}})
+    # A local judge's directory is checked when a judge is built (like model.path), not when a config loads.
+    config = config_from_dict({"judge": {"backend": "local", "model": "dir"}})
+    with pytest.raises(ConfigError, match="model cannot be loaded by backend local: 'dir': no such directory"):
+        config.judge.check_usable()
     with pytest.raises(ConfigError, match="score_range"):
         config_from_dict({"judge": {"score_range": [5, 5]}})
 

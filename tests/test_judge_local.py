@@ -38,12 +38,13 @@ def local_config(model: str, **changes) -> JudgeConfig:
 
 
 def test_backend_local_needs_a_loadable_model_directory(tmp_path):
-    with pytest.raises(ConfigError, match="judge.model cannot be loaded by backend local: .*missing.*no such directory"):
-        config_from_dict({"judge": {"backend": "local", "model": str(tmp_path / "missing")}})
+    missing = config_from_dict({"judge": {"backend": "local", "model": str(tmp_path / "missing")}}).judge  # loads: checked on use
+    with pytest.raises(ConfigError, match="model cannot be loaded by backend local: .*missing.*no such directory"):
+        missing.check_usable()
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "config.json").write_text("{}")
     with pytest.raises(ConfigError, match="half.*no tokenizer_config.json"):
-        config_from_dict({"judge": {"backend": "local", "model": str(tmp_path / "half")}})
+        config_from_dict({"judge": {"backend": "local", "model": str(tmp_path / "half")}}).judge.check_usable()
 
 
 def test_the_actor_name_follows_the_resolved_directory(tmp_path):

@@ -40,9 +40,10 @@ def dry_run(config: ExperimentConfig) -> list[str]:
             _actors_line(config) + f"; out: {config.run.out_dir}",
         ]
         return lines
-    _, heldout = load_splits(config.data)
+    train, heldout = load_splits(config.data)
     lines += [f"pipeline: {describe(config.stages)}",
-              f"held-out: {len(heldout)} prompts, evaluated after every stage in modes {list(config.run.eval_modes) or ['each prompt own']}"]
+              f"held-out: {len(heldout)} prompts, evaluated after every stage in modes {list(config.run.eval_modes) or ['each prompt own']}",
+              *_judge_lines(config, train + heldout)]  # the judge is the experiment's, shared by its stages
     for index, stage in enumerate(config.stages):
         where = f"stage {index + 1} ({stage.label})"
         try:
@@ -64,10 +65,17 @@ def _judge_lines(config: ExperimentConfig, prompts) -> list[str]:
     if not any(p.verifier in JUDGE_VERIFIERS for p in prompts):
         return []
     judge = config.judge
-    judge.check_usable()
-    if judge.backend == "local":  # the directory is checked above; the model itself loads in its actor at the first judge batch
-        return [f"judge: local model {judge.model} (one Ray actor, {judge.num_gpus:g} GPU(s), batches of {judge.batch_size}); "
-                f"template {judge.template}, {judge.verdict_format} verdicts"]
+    judge.check_settings()
+    if judge.backend == "local":  # the model itself loads in its actor at the first judge batch
+        from verifiers.judge.local import JudgeModelError, check_judge_model_dir
+
+        try:
+            check_judge_model_dir(judge.model)
+            found = "found"
+        except JudgeModelError as exc:  # as for model.path: reported, not fatal, so a recipe validates anywhere
+            found = f"NOT FOUND here: needed to train, not to validate; {exc}"
+        return [f"judge: local model {judge.model} ({found}; one Ray actor, {judge.num_gpus:g} GPU(s), batches of "
+                f"{judge.batch_size}); template {judge.template}, {judge.verdict_format} verdicts"]
     with Judge(judge) as client:
         served = client.ping()
     if judge.model not in served:

@@ -378,18 +378,26 @@ class JudgeConfig:
             raise _invalid("score_range", f"must be [low, high] with low < high, got {list(self.score_range)}")
 
     def check_usable(self) -> None:
-        """What a run that routes prompts to the judge needs: a server (openai) or a model directory (local), and
-        readable templates."""
+        """What a run that routes prompts to the judge needs: ``check_settings``, and for backend local a model
+        directory here (checked when a judge is built, not when a config loads: like model.path, a recipe may
+        name a judge this machine does not hold yet)."""
         from verifiers.judge.local import JudgeModelError, check_judge_model_dir
-        from verifiers.judge.prompt import TemplateError, load_template
 
-        if self.backend == "openai" and not (self.base_url and self.model):
-            raise _invalid("base_url" if not self.base_url else "model", "must be set: backend openai needs judge.base_url and judge.model")
+        self.check_settings()
         if self.backend == "local":
             try:
                 check_judge_model_dir(self.model)
             except JudgeModelError as exc:
                 raise _invalid("model", f"cannot be loaded by backend local: {exc}") from None
+
+    def check_settings(self) -> None:
+        """A server (openai) or a model (local) named, and readable templates."""
+        from verifiers.judge.prompt import TemplateError, load_template
+
+        if self.backend == "openai" and not (self.base_url and self.model):
+            raise _invalid("base_url" if not self.base_url else "model", "must be set: backend openai needs judge.base_url and judge.model")
+        if self.backend == "local" and not self.model:
+            raise _invalid("model", "must be set: backend local loads judge.model, a model directory")
         for key in ("template", "template_without_reference"):
             try:
                 load_template(getattr(self, key))
@@ -560,7 +568,7 @@ class ExperimentConfig:
                 raise _invalid(key, f"({batch}) must be at least learner.num_learners ({learners})")
         if self.judge != JudgeConfig() or self.data.default_verifier in JUDGE_VERIFIERS:  # a judge section written, or used
             try:
-                self.judge.check_usable()
+                self.judge.check_settings()
             except ConfigError as exc:
                 raise ConfigError(f"judge.{exc}", key=f"judge.{exc.key}") from None
         if self.rollout.colocate and self.learner.strategy == "fsdp":  # a shard cannot sample; ranks would stop at different lengths
