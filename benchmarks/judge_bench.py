@@ -47,13 +47,13 @@ def rate(config: JudgeConfig, items: list[JudgeItem], width: int) -> float:
 
 
 @contextmanager
-def judge_config(model: Path, backend: str, trained: bool = False):
+def judge_config(model: Path, backend: str, trained: bool = False, serve_args: tuple[str, ...] = ()):
     """The judge's settings, with its server (openai) or its actor (local) up until the block ends."""
     common = dict(model=str(model), cache=False, max_tokens=16, timeout_s=120)
     if trained:  # the tiny judge: its own template, room for its check line
         common.update(template=TINY_JUDGE_TEMPLATE, max_tokens=48)
     if backend == "openai":
-        with served_model(model) as base_url:
+        with served_model(model, extra_args=serve_args) as base_url:
             yield JudgeConfig(base_url=base_url, **common)
         return
     config = JudgeConfig(backend="local", **common)
@@ -69,11 +69,13 @@ def main() -> None:
     parser.add_argument("--backend", choices=("openai", "local"), default="openai",
                         help="openai: transformers serve, concurrency 1 vs 8; local: the Ray judge actor, batch size 1 vs 8")
     parser.add_argument("--judge", type=Path, metavar="DIR", help="a trained judge (the tiny judge's checkpoint) instead of the always-YES one")
+    parser.add_argument("--continuous-batching", action="store_true", help="openai: serve with `transformers serve --continuous-batching`")
     args = parser.parse_args()
     label = "c" if args.backend == "openai" else "b"
     with tempfile.TemporaryDirectory() as tmp:
         model = args.judge or build_judge_model(Path(tmp) / "yes", reply="VERDICT: YES")
-        with judge_config(model, args.backend, trained=args.judge is not None) as config:
+        serve_args = ("--continuous-batching",) if args.continuous_batching else ()
+        with judge_config(model, args.backend, trained=args.judge is not None, serve_args=serve_args) as config:
             items = [JudgeItem(f"What is {i} + {i + 7}?", f"<think>{i} + {i + 7}</think> The answer is \\boxed{{{2 * i + 7}}}.",
                                str(2 * i + 7), str(i)) for i in range(10, 10 + args.items)]
             rate(config, items[:2], 1)  # warm-up: the first request loads and compiles nothing twice
@@ -84,7 +86,8 @@ def main() -> None:
                     out.append(rate(config, items, width))
                 print(f"round {round_ + 1}: {label}1 {one[-1]:.1f} req/s, {label}8 {eight[-1]:.1f} req/s", flush=True)
     x, y = median(one), median(eight)
-    where = "transformers serve on CPU" if args.backend == "openai" else "the Ray judge actor on CPU"
+    where = "the Ray judge actor on CPU" if args.backend == "local" else \
+        f"transformers serve{' --continuous-batching' if args.continuous_batching else ''} on CPU"
     what = f"the tiny judge {args.judge}" if args.judge else "an always-YES 1-layer model"
     print(f"judge_bench: {label}1 {x:.1f} req/s, {label}8 {y:.1f} req/s, ratio {y / x:.2f} "
           f"(median of {args.rounds}, {args.items} items, {what}, {where})")

@@ -111,7 +111,7 @@ def wait_for(url: str, timeout_s: float, process: subprocess.Popen | None = None
 
 
 @contextmanager
-def served_model(model_dir: Path, *, log_path: Path | None = None, startup_s: float = 180.0):
+def served_model(model_dir: Path, *, log_path: Path | None = None, startup_s: float = 180.0, extra_args: tuple[str, ...] = ()):
     """``transformers serve`` on ``model_dir`` at a free loopback port, CPU and offline; yields its /v1 base URL."""
     command = serve_command()
     if command is None:
@@ -119,7 +119,8 @@ def served_model(model_dir: Path, *, log_path: Path | None = None, startup_s: fl
     port = free_port()
     log = open(log_path or os.devnull, "w")
     process = subprocess.Popen(
-        [command, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--log-level", "warning"],
+        [command, "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", "--log-level", "warning",
+         *extra_args],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, start_new_session=True)
     try:
         wait_for(f"http://127.0.0.1:{port}/health", startup_s, process)
