@@ -200,6 +200,19 @@ def test_the_cache_answers_a_second_batch_and_a_second_judge(tmp_path):
             assert stub.requests == 4  # the one item that uses the changed template is asked again
 
 
+def test_identical_items_of_a_batch_are_asked_once_and_each_named_in_its_verdict():
+    twins = [replace(ITEMS[0], item_id=f"s{i}", response=f"<think>try {i}</think> 5") for i in range(4)]  # one answer shown
+    with StubJudgeServer() as stub, Judge(judge_config(stub.base_url)) as judge:
+        verdicts = judge.judge(twins + ITEMS[1:])
+        stats = judge.stats()
+    assert stub.requests == 3 and stats["requests"] == 3 and stats["duplicates"] == 3
+    assert [v.score for v in verdicts] == [1.0] * 6
+    with StubJudgeServer(fail_first=99) as stub, Judge(judge_config(stub.base_url, retries=0)) as judge:
+        verdicts = judge.judge(twins)
+    assert stub.requests == 1 and [v.reason.split(":")[0] for v in verdicts] == ["item 's0'", "item 's1'", "item 's2'", "item 's3'"]
+    assert all(v.unjudged for v in verdicts)
+
+
 def _template(tmp_path: Path) -> Path:
     path = tmp_path / "open.txt"
     path.write_text("Question: {question}\nResponse: {response}\nEnd with VERDICT: YES or VERDICT: NO.")
@@ -262,19 +275,21 @@ def _step(tmp_path, base_url: str, verifier: str, text: str, **judge_changes):
 def test_a_training_step_routes_judge_prompts_and_logs_the_judge_counts(tmp_path):
     with StubJudgeServer() as stub:
         _, metrics = _step(tmp_path, stub.base_url, "judge", "<think>x</think> It is 1 + 1.")
-        assert stub.requests == 4 and metrics["judge/requests"] == 4 and metrics["train/accuracy"] == 1.0
+        # two prompts x two identical samples: one request per prompt, the twin answered by it
+        assert stub.requests == 2 and metrics["judge/requests"] == 2 and metrics["judge/duplicates"] == 2
+        assert metrics["train/accuracy"] == 1.0
         assert (tmp_path / "judge_cache.sqlite").is_file()
         _, again = _step(tmp_path, stub.base_url, "judge", "<think>x</think> It is 1 + 1.")  # a resumed run
-        assert stub.requests == 4 and again["judge/cache_hits"] == 4
+        assert stub.requests == 2 and again["judge/cache_hits"] == 4
 
 
 def test_a_cascade_step_asks_the_judge_only_about_rule_rejects(tmp_path):
     with StubJudgeServer() as stub:
         _, metrics = _step(tmp_path, stub.base_url, "cascade", "\\boxed{1000}")  # wrong for the math rule
-        assert stub.requests == 4 and metrics["judge/overruled"] == 4
+        assert stub.requests == 2 and metrics["judge/overruled"] == 4  # one request per prompt, both samples overruled
     with StubJudgeServer() as stub:
         _, metrics = _step(tmp_path, stub.base_url, "cascade", "\\boxed{1}")  # right for prompt p0 only
-        assert stub.requests == 2 and metrics["judge/overruled"] == 2
+        assert stub.requests == 1 and metrics["judge/overruled"] == 2
 
 
 def test_an_unreachable_judge_stops_the_step_at_max_unjudged_fraction(tmp_path):
@@ -295,9 +310,9 @@ def test_a_heldout_eval_reports_its_own_judge_counts_and_leaves_the_training_cou
             training = scorer.judge_metrics()
         finally:
             scorer.close()
-    assert stub.requests == 5 and metrics["eval/judge/requests"] == 3 and metrics["eval/accuracy"] == 1.0
+    assert stub.requests == 4 and metrics["eval/judge/requests"] == 3 and metrics["eval/accuracy"] == 1.0
     assert metrics["eval/judge/unparsable"] == 0 and "eval/judge/overruled" in metrics
-    assert training["judge/requests"] == 2  # the eval's three are not the next step's
+    assert training["judge/requests"] == 1 and training["judge/duplicates"] == 1  # the eval's three are not the next step's
 
 
 # ---------------------------------------------------------------- tiny models behind `transformers serve`

@@ -61,7 +61,7 @@ class JudgeItem:
     item_id: str | None = None  # named in the reasons of verdicts that went wrong
 
 
-COUNTERS = ("requests", "retries", "cache_hits", "prefiltered", "unparsable", "timeouts", "errors")
+COUNTERS = ("requests", "retries", "cache_hits", "duplicates", "prefiltered", "unparsable", "timeouts", "errors")
 
 
 def make_backend(config: JudgeSettings) -> JudgeBackend:
@@ -106,6 +106,7 @@ class Judge:
         """One verdict per item, in order."""
         verdicts: list[Verdict | None] = [None] * len(items)
         asked: list[tuple[int, str, str, str]] = []  # (index, message, cache key, answer shown)
+        repeats: dict[str, list[int]] = {}  # cache key -> later items asking exactly what an asked item asks
         for index, item in enumerate(items):
             answer = answer_part(item.response, self.config.strip_thinking)
             early = prefilter(answer) if self.config.prefilter else None
@@ -123,6 +124,11 @@ class Judge:
                 verdicts[index] = cached
                 self._counts["cache_hits"] += 1
                 continue
+            if key in repeats:  # a group's samples often give the same answer: one request answers them all
+                repeats[key].append(index)
+                self._counts["duplicates"] += 1
+                continue
+            repeats[key] = []
             message = fill_template(template, question=item.question, reference=item.reference, response=answer)
             asked.append((index, message, key, answer))
         replies = self.backend.complete([message for _, message, _, _ in asked]) if asked else []
@@ -134,6 +140,10 @@ class Judge:
             elif not verdict.unjudged and self.cache is not None:
                 self.cache.put(key, verdict)
             verdicts[index] = verdict
+            for repeat in repeats[key]:  # the same verdict, naming its own item where it names one
+                label = f"item {items[repeat].item_id!r}: "
+                reason = verdict.reason.replace(f"item {items[index].item_id!r}: ", label, 1) if verdict.unjudged else verdict.reason
+                verdicts[repeat] = Verdict(verdict.score, verdict.status, verdict.extracted, reason)
         if unparsable:  # one example per batch: enough to see what the judge says, not a flood
             log.warning("judge: %d of %d replies had no verdict line, e.g. %s", len(unparsable), len(asked), unparsable[0])
         return verdicts  # type: ignore[return-value]  # every slot is filled above
@@ -153,8 +163,9 @@ class Judge:
         return Verdict(verdict.score, verdict.status, answer[:200], verdict.reason)
 
     def stats(self) -> dict[str, float]:
-        """Counts since the previous call: requests sent, retries, cache hits, pre-filtered, unparsable replies,
-        timeouts, errors, and ``latency_s``, the mean seconds of an answered request (0 when none was)."""
+        """Counts since the previous call: requests sent, retries, cache hits, duplicates (items of a batch answered
+        by an identical item's request), pre-filtered, unparsable replies, timeouts, errors, and ``latency_s``, the
+        mean seconds of an answered request (0 when none was)."""
         answered = self._counts["requests"] - self._counts["timeouts"] - self._counts["errors"]
         out: dict[str, float] = {**self._counts, "latency_s": self._latency_sum / answered if answered else 0.0}
         self._reset()
