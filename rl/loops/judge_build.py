@@ -18,7 +18,7 @@ from pathlib import Path
 
 JUDGE_CONFIG = Path(__file__).resolve().parents[2] / "experiments" / "tiny_judge.yaml"
 # Half the steps on less data: about half the time of the full build, still a usable judge
-# (benchmarks/judge_agreement.py figures in the README of this change).
+# (agreement 0.970 vs 0.998 for the full build: benchmarks/README.md, benchmarks/judge_agreement.py).
 QUICK_OVERRIDES = ("stages.judge_sft.sft.steps=500", "data.n_eval=200")
 
 
