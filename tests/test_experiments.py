@@ -97,7 +97,8 @@ def test_tiny_general_every_domain_gains_after_general_rl(tmp_path, ray_local, t
     before, after = summary["stages"][0]["eval_after"], general["eval_after"]
     gains = {d: after[f"eval/accuracy/{d}"] - before[f"eval/accuracy/{d}"] for d in config.data.mixture}
     assert before["eval/accuracy"] - summary["eval_initial"]["eval/accuracy"] >= 0.2, gains  # the cold start: +41 (seed 0)
-    assert all(gain > 0 for gain in gains.values()), gains  # seed 0: math +24, code +8, instructions +5, tool calls +12, judged +24
+    assert all(gain > 0 for gain in gains.values()), gains  # seed 0, quick judge: +24, +6.5, +6, +16, +16
     assert sum(gains.values()) / len(gains) >= 0.05, gains
-    assert after["eval/unjudged/judged"] == 0 and after["eval/judge/requests"] > 0  # the judged domain went to the judge
+    # The judged domain went to the judge (its final eval is mostly answered from the run's judge cache).
+    assert after["eval/unjudged/judged"] == 0 and after["eval/judge/requests"] + after["eval/judge/cache_hits"] >= 50
     assert "| after | kind | math | code | instructions | tool_calls | judged |" in (tmp_path / "stages.md").read_text()
