@@ -148,14 +148,15 @@ def test_a_killed_actor_leaves_its_batch_unjudged_and_the_next_call_starts_a_new
     assert judge.ping() == [untrained_model]
     actor = judge.backend._handle()
     results = []
-    call = threading.Thread(target=lambda: results.append(judge.judge(ITEMS * 8)))
+    distinct = [replace(ITEMS[i % 3], response=f"{ITEMS[i % 3].response} ({i})", item_id=f"i{i}") for i in range(24)]  # no twins
+    call = threading.Thread(target=lambda: results.append(judge.judge(distinct)))
     call.start()
     time.sleep(1.0)  # the batch is in the actor: 24 generate calls of 64 tokens each
     ray.kill(actor, no_restart=True)
     call.join(timeout=120)
     assert all(v.status == "error" and v.unjudged and "died" in v.reason and "next batch starts a new one" in v.reason
                for v in results[0])
-    assert judge.stats()["errors"] == len(ITEMS) * 8
+    assert judge.stats()["errors"] == len(distinct)
     again = judge.backend.complete(["Is 1 + 1 = 2?"])
     assert again[0].status == "ok" and judge.backend._handle()._actor_id != actor._actor_id
 
