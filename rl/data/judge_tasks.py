@@ -35,7 +35,9 @@ from pathlib import Path
 from rl.data.arithmetic_tasks import _problem_of, arithmetic, column_work
 from rl.data.records import Prompt
 from rl.modes import NO_THINK, THINK
+from verifiers.judge.prompt import TemplateError
 from verifiers.judge.prompt import fill_template as fill_judge_template
+from verifiers.judge.prompt import load_template as load_judge_template
 
 # Relative paths are tried from the working directory, then from the repository root.
 TEMPLATE_PATH = "experiments/judges/tiny_judge_prompt.txt"
@@ -109,7 +111,10 @@ def load_template(path: str) -> str:
     candidates = [Path(path)] if Path(path).is_absolute() else [Path(path), REPO_ROOT / path]
     for candidate in candidates:
         if candidate.is_file():
-            text = candidate.read_text(encoding="utf-8")
+            try:
+                text = load_judge_template(str(candidate))  # read as the judge client reads it
+            except TemplateError as exc:
+                raise JudgeTaskError(str(exc)) from None
             missing = [p for p in ("{question}", "{reference}", "{response}") if p not in text]
             if missing:
                 raise JudgeTaskError(f"judge template {candidate}: no {', '.join(missing)} placeholder")
