@@ -1,6 +1,8 @@
 """The verifier pool: hard per-item deadlines, input order, faults isolated to their item."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -68,6 +70,29 @@ def test_a_worker_killed_mid_item_is_replaced_and_the_item_judged_on_another(poo
     assert [(v.status, v.score) for v in verdicts] == [("ok", 1.0), ("ok", 1.0)]  # judged, not lost to the kill
     assert pool.reruns == reruns + 1
     assert pool.score([VerifyRequest(str(i), str(i)) for i in range(4)])[3].score == 1.0  # both workers serve again
+
+
+def test_a_worker_killed_while_idle_leaves_a_pool_that_still_judges():
+    # pebble gives a pool up for good when a worker dies while no item runs ("All workers expired"):
+    # the OOM killer between two batches must not stop a run's scoring.
+    with VerifierPool(f"{FAULTY}:worker_pid", workers=1, timeout_s=5) as pool:
+        (first,) = pool.score([VerifyRequest("a", "a")])
+        os.kill(int(first.extracted), signal.SIGKILL)
+        time.sleep(1.0)  # the pool's manager sees the death
+        verdicts = pool.score([VerifyRequest(str(i), str(i), item_id=str(i)) for i in range(3)])
+        assert [(v.status, v.score) for v in verdicts] == [("ok", 1.0)] * 3
+        assert int(verdicts[0].extracted) != int(first.extracted)
+        assert pool.pool_restarts == 1
+
+
+def test_items_held_by_a_pool_that_breaks_are_judged_again():
+    # A worker killed while idle as a batch goes in: the items the broken pool held, or took in at that
+    # moment, run once more on a fresh pool instead of waiting forever.
+    with VerifierPool(f"{FAULTY}:echo_after", workers=1, timeout_s=5) as pool:
+        (first,) = pool.score([VerifyRequest("a", "a", verifier=f"{FAULTY}:worker_pid")])
+        os.kill(int(first.extracted), signal.SIGKILL)
+        verdicts = pool.score([VerifyRequest(str(i), str(i), {"delay": 0.05}, item_id=str(i)) for i in range(20)])
+        assert [(v.status, v.score) for v in verdicts] == [("ok", 1.0)] * 20
 
 
 def test_timeout_from_a_worker_thread():

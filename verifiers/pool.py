@@ -7,7 +7,9 @@ item costs its own deadline and nothing else. Results come back in input order.
 
 A worker killed from outside mid-item (the OOM killer, a person, a chaos test) is replaced
 by the pool too, and its item runs once more on another worker: the item did nothing wrong
-(yet). If that worker dies as well, the item is unjudged (``error``), never wrong.
+(yet). If that worker dies as well, the item is unjudged (``error``), never wrong. A worker
+killed while no item runs breaks a pebble pool for good ("All workers expired"): the pool is
+then replaced by a fresh one and the items it dropped run once more there.
 
     >>> from verifiers import VerifierPool, VerifyRequest
     >>> with VerifierPool("math", workers=2, timeout_s=5) as pool:
@@ -21,7 +23,9 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent import futures
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +96,9 @@ class VerifierPool:
         self.timeout_s = timeout_s
         self.workers = workers or os.cpu_count() or 1
         self._pool = ProcessPool(max_workers=self.workers, context=_mp_context())
+        self._closed = False
         self.reruns = 0  # items run again because their worker died under them
+        self.pool_restarts = 0  # pools replaced because pebble gave up on them
 
     def imap(self, requests: Iterable[VerifyRequest], *, window: int | None = None) -> Iterator[Verdict]:
         """Verdicts in input order, streaming: at most ``window`` requests (None: all of them) are
@@ -107,29 +113,48 @@ class VerifierPool:
         while pending:
             yield self._collect(*pending.popleft())
 
-    def _schedule(self, request: VerifyRequest):
-        return self._pool.schedule(run_verifier, args=(request.verifier or self.verifier, request),
-                                   timeout=request.timeout_s or self.timeout_s)
+    def _schedule(self, request: VerifyRequest) -> tuple[ProcessPool, Any]:
+        try:
+            return self._submit(request)
+        except RuntimeError:  # pebble's pool is in its error state; ours is not closed: start afresh
+            if self._closed:
+                raise
+            self._restart_pool()
+            return self._submit(request)
+
+    def _submit(self, request: VerifyRequest) -> tuple[ProcessPool, Any]:
+        future = self._pool.schedule(run_verifier, args=(request.verifier or self.verifier, request),
+                                     timeout=request.timeout_s or self.timeout_s)
+        return self._pool, future
+
+    def _restart_pool(self) -> None:
+        broken, self._pool = self._pool, ProcessPool(max_workers=self.workers, context=_mp_context())
+        self.pool_restarts += 1
+        print("verifier pool broke (a worker died while none was busy); started a fresh one", flush=True)
+        broken.stop()
+        broken.join()
 
     def score(self, requests: Sequence[VerifyRequest]) -> list[Verdict]:
         return list(self.imap(requests))
 
-    def _collect(self, request: VerifyRequest, future, *, rerun: bool = False) -> Verdict:
+    def _collect(self, request: VerifyRequest, scheduled: tuple[ProcessPool, Any], *, rerun: bool = False) -> Verdict:
         label = f"item {request.item_id!r}" if request.item_id is not None else "item"
         try:
-            return future.result()
+            return _result(*scheduled)
         except FutureTimeout:
             return unjudged("timeout", f"{label} exceeded the {request.timeout_s or self.timeout_s:g}s budget; its worker was killed")
-        except ProcessExpired as exc:
+        except (ProcessExpired, BrokenProcessPool) as exc:
+            why = f"exit code {exc.exitcode}" if isinstance(exc, ProcessExpired) else f"pool broken: {exc}"
             if not rerun:
                 self.reruns += 1
-                print(f"verifier worker died (exit code {exc.exitcode}) judging {label}; running it again", flush=True)
+                print(f"verifier worker died ({why}) judging {label}; running it again", flush=True)
                 return self._collect(request, self._schedule(request), rerun=True)
-            return unjudged("error", f"{label}: verifier worker died twice (exit code {exc.exitcode})")
+            return unjudged("error", f"{label}: verifier worker died twice ({why})")
         except Exception as exc:  # e.g. an unpicklable reference or result
             return unjudged("error", f"{label}: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
+        self._closed = True
         self._pool.stop()
         self._pool.join()
 
@@ -138,6 +163,18 @@ class VerifierPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _result(pool: ProcessPool, future) -> Any:
+    """The item's result, or ``BrokenProcessPool`` if its pool stopped without running it: a pool that
+    breaks aborts the items it holds, but one handed over in that very moment would wait forever."""
+    while not future.done():
+        futures.wait([future], timeout=1.0)
+        if not future.done() and not pool.active:
+            futures.wait([future], timeout=1.0)  # its abort may still be on the way
+            if not future.done():
+                raise BrokenProcessPool("the pool stopped before running this item")
+    return future.result()
 
 
 def score_batch(

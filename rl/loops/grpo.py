@@ -128,7 +128,9 @@ def train(config: ExperimentConfig, *, init_path: str | None = None, heldout: Se
             progress.updating, progress.completed = False, step + 1
             if config.run.eval_every and (step + 1) % config.run.eval_every == 0:
                 metrics.update(heldout_eval())
-            metrics["recovery/actor_restarts"] = cluster.restarts.spent  # the run's total so far
+            metrics["recovery/actor_restarts"] = cluster.restarts.spent  # the run's totals so far
+            metrics["recovery/verifier_reruns"] = scorer.pool.reruns
+            metrics["recovery/verifier_pool_restarts"] = scorer.pool.pool_restarts
             run.log(step + 1, metrics)
             if config.run.save_every and (step + 1) % config.run.save_every == 0:
                 cluster.save(str(run.checkpoint_path(step + 1)), {"step": step + 1, "summary": summary})
