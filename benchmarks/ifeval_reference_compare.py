@@ -3,11 +3,12 @@
     pip download lm_eval --no-deps -d /tmp/lmeval && (cd /tmp/lmeval && unzip -q lm_eval-*.whl 'lm_eval/tasks/ifeval/*')
     PYTHONPATH=.:/tmp/lmeval python benchmarks/ifeval_reference_compare.py   # needs langdetect, nltk, immutabledict
 
-Runs every case of ``tests/data/ifeval_cases.jsonl`` (one response, one instruction, our label) through
-``verifiers.instructions.verify_ifeval`` and through the reference (google-research
-``instruction_following_eval`` as lm-evaluation-harness vendors it, ``lm_eval/tasks/ifeval``), strict
-mode, and prints: agreement with the labels for each side, agreement between the two, and every case
-where they disagree. The deliberate differences are listed in ``verifiers.instructions``.
+Runs every case of ``tests/data/ifeval_cases.jsonl`` (or ``--cases FILE``: one response, one
+instruction, a label each) through ``verifiers.instructions.verify_ifeval`` and through the reference
+(google-research ``instruction_following_eval`` as lm-evaluation-harness vendors it,
+``lm_eval/tasks/ifeval``), strict mode, and prints: agreement with the labels for each side, agreement
+between the two, every case where they disagree and every case where ours misses the label. The
+deliberate differences are listed in ``verifiers.instructions``.
 
 The reference files are loaded on their own, without ``lm_eval/__init__`` and its task manager (which
 need the harness's heavy dependencies). nltk's trained ``punkt`` sentence model cannot be downloaded
@@ -18,6 +19,7 @@ not importable. Last line: a one-line summary.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import importlib
@@ -81,14 +83,18 @@ def reference_followed(registry, case: dict) -> bool | None:
         return None
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=Path, default=CASES, help="labelled cases, one JSON object per line "
+                        "(id, instruction_id, kwargs, response, followed, note); default: %(default)s")
+    args = parser.parse_args(argv)
     try:
         registry, note = load_reference()
     except ImportError as exc:
         print(f"skipped: the reference IFEval checks are not importable ({exc}); see this script's docstring")
         print("ifeval_reference_compare: skipped")
         return 0
-    cases = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cases = [json.loads(line) for line in args.cases.read_text(encoding="utf-8").splitlines() if line.strip()]
     ours_right = ref_right = agree = comparable = 0
     lines = []
     for case in cases:
@@ -96,6 +102,9 @@ def main() -> int:
         ours = verdict.status == "ok" and verdict.score == 1.0
         ref = reference_followed(registry, case)
         ours_right += ours == case["followed"]
+        if ours != case["followed"]:
+            lines.append(f"  ours wrong  {case['id']} ({case['instruction_id']}): label={case['followed']} ours={ours}  "
+                         f"{verdict.reason}  [{case.get('note', '')}]\n      response={case['response']!r}")
         if ref is None:
             lines.append(f"  not comparable  {case['id']}: the reference rejects {case['kwargs']}")
             continue

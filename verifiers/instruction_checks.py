@@ -91,8 +91,9 @@ def number_sentences(text: str, *, num_sentences: int, relation: str) -> Outcome
 
 
 def _divided_paragraphs(text: str) -> list[str] | None:
-    """Paragraphs separated by a markdown divider ``***`` alone on its line; None if one between is empty."""
-    parts = [p.strip() for p in re.split(r"^[ \t]*\*\*\*[ \t]*$", text, flags=re.MULTILINE)]
+    """Paragraphs separated by a markdown divider, ``* * *`` or ``***``, alone on its line; None if one
+    between is empty."""
+    parts = [p.strip() for p in re.split(r"^[ \t]*\*[ \t]*\*[ \t]*\*[ \t]*$", text, flags=re.MULTILINE)]
     while parts and not parts[0]:
         parts.pop(0)
     while parts and not parts[-1]:
@@ -104,7 +105,7 @@ def _divided_paragraphs(text: str) -> list[str] | None:
 def number_paragraphs(text: str, *, num_paragraphs: int) -> Outcome:
     parts = _divided_paragraphs(text)
     if parts is None:
-        return Outcome(False, "an empty paragraph between two *** dividers")
+        return Outcome(False, "an empty paragraph between two * * * dividers")
     return _counted(len(parts), "exactly", num_paragraphs, "paragraphs")
 
 
@@ -126,12 +127,22 @@ def number_placeholders(text: str, *, num_placeholders: int) -> Outcome:
     return _counted(len(found), "at least", num_placeholders, "placeholders")
 
 
+# A paragraph that is itself a postscript ("P.S.", "P.P.S", "PS:"), which may follow the one asked for.
+_ANY_POSTSCRIPT_RE = re.compile(r"^\s*p\.?\s?(?:p\.?\s?)*s\b", re.IGNORECASE)
+
+
 @check("detectable_content:postscript", postscript_marker="phrase")
 def postscript(text: str, *, postscript_marker: str) -> Outcome:
     # Each full stop of the marker may be followed by a space ("P. S." for "P.S.").
     marker = r"\.\s?".join(re.escape(part) for part in postscript_marker.strip().split("."))
-    found = re.search(r"^\s*" + marker, text, flags=re.MULTILINE | re.IGNORECASE)
-    return Outcome(found is not None, f"a line starting with {postscript_marker!r}" if found else "no postscript")
+    found = list(re.finditer(r"^\s*" + marker, text, flags=re.MULTILINE | re.IGNORECASE))
+    if not found:
+        return Outcome(False, "no postscript")
+    # "At the end of your response": after the postscript's paragraph, only further postscripts.
+    later = [p for p in re.split(r"\n[ \t]*\n", text[found[-1].end():])[1:] if p.strip()]
+    if any(not _ANY_POSTSCRIPT_RE.match(paragraph) for paragraph in later):
+        return Outcome(False, f"{postscript_marker!r} is not at the end: the response goes on after it")
+    return Outcome(True, f"ends with a postscript starting with {postscript_marker!r}")
 
 
 # --- format -------------------------------------------------------------------------------------------
@@ -148,8 +159,13 @@ CONSTRAINED_RESPONSES = ("My answer is yes.", "My answer is no.", "My answer is 
 
 @check("detectable_format:constrained_response")
 def constrained_response(text: str) -> Outcome:
-    found = [option for option in CONSTRAINED_RESPONSES if option in text]
-    return Outcome(bool(found), f"contains {found[0]!r}" if found else "none of the allowed answers")
+    written = [option for option in CONSTRAINED_RESPONSES if option in text]
+    if not written:
+        return Outcome(False, "none of the allowed answers")
+    named = [option for option in CONSTRAINED_RESPONSES if option.lower() in text.lower()]
+    if len(named) > 1:  # "My answer is yes. ... my answer is no." chooses none of them
+        return Outcome(False, f"gives {len(named)} of the allowed answers: {', '.join(map(repr, named))}")
+    return Outcome(True, f"contains {written[0]!r}")
 
 
 @check("detectable_format:number_highlighted_sections", num_highlights="count")
@@ -231,9 +247,12 @@ def capital_word_frequency(text: str, *, capital_frequency: int, capital_relatio
     return _counted(found, capital_relation, capital_frequency, "all-capital words")
 
 
+_COMMAS = (",", "，", "、", "،")  # ASCII, full-width, ideographic, Arabic
+
+
 @check("punctuation:no_comma")
 def no_comma(text: str) -> Outcome:
-    n = text.count(",")
+    n = sum(text.count(comma) for comma in _COMMAS)
     return Outcome(n == 0, f"{n} commas")
 
 

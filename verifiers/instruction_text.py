@@ -1,6 +1,7 @@
 """Counting things in a response for the instruction checks: words, sentences, paragraphs, relations.
 
     count_words("A well-known cat doesn't purr.")   # 5: a hyphenated word or a contraction is one word
+    count_words("It costs 1,500.50 euros.")          # 4: so is a number with its separators
     count_sentences("Dr. Smith came. He sat down.")   # 2: "Dr." does not end a sentence
     compare(3, "at least", 2)                         # True
 
@@ -23,8 +24,9 @@ RELATIONS: dict[str, Callable[[int, int], bool]] = {
     "exactly": operator.eq,
 }
 
-# A word: letters/digits, joined by inner hyphens or apostrophes ("well-known", "don't", "rock'n'roll").
-WORD_RE = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+# A word: letters/digits, joined by inner hyphens or apostrophes ("well-known", "don't", "rock'n'roll");
+# a number keeps its inner separators ("1,500", "3.50", "2.5-3").
+WORD_RE = re.compile(r"[^\W_]+(?:(?:[-'’]|(?<=\d)[.,](?=\d))[^\W_]+)*")
 
 # Abbreviations whose full stop does not end a sentence (lower-cased, without the final dot).
 _ABBREVIATIONS = frozenset({
