@@ -130,7 +130,8 @@ class VerifierPool:
     def _restart_pool(self) -> None:
         broken, self._pool = self._pool, ProcessPool(max_workers=self.workers, context=_mp_context())
         self.pool_restarts += 1
-        print("verifier pool broke (a worker died while none was busy); started a fresh one", flush=True)
+        print("verifier pool broke (a worker died while none was busy); started a fresh one, "
+              "the items it held run again there", flush=True)
         broken.stop()
         broken.join()
 
@@ -147,7 +148,8 @@ class VerifierPool:
             why = f"exit code {exc.exitcode}" if isinstance(exc, ProcessExpired) else f"pool broken: {exc}"
             if not rerun:
                 self.reruns += 1
-                print(f"verifier worker died ({why}) judging {label}; running it again", flush=True)
+                if isinstance(exc, ProcessExpired):  # a broken pool says so once, when it is replaced
+                    print(f"verifier worker died ({why}) judging {label}; running it again", flush=True)
                 return self._collect(request, self._schedule(request), rerun=True)
             return unjudged("error", f"{label}: verifier worker died twice ({why})")
         except Exception as exc:  # e.g. an unpicklable reference or result
