@@ -114,8 +114,13 @@ def test_tiny_general_every_domain_gains_after_general_rl(tmp_path, ray_local, t
     before, after = summary["stages"][0]["eval_after"], general["eval_after"]
     gains = {d: after[f"eval/accuracy/{d}"] - before[f"eval/accuracy/{d}"] for d in config.data.mixture}
     assert before["eval/accuracy"] - summary["eval_initial"]["eval/accuracy"] >= 0.2, gains  # the cold start: +41 (seed 0)
-    assert all(gain > 0 for gain in gains.values()), gains  # seed 0, quick judge: +24, +6.5, +6, +16, +16
+    # One seed, 50 problems a domain: a domain's score moves by chance by about 7 points (one standard error of
+    # the change), and the same seed lands differently on another CPU. So CI asserts what one run can show
+    # without flaking: the mixture gains on average, at least 4 of 5 domains rise and none falls by more than 5
+    # problems. "Every domain rises" is the 3-seed claim in README (tiny_general's own runs).
+    # Seed 0, quick judge: +24, +6.5, +6, +16, +16 on one machine; +16, -4, +3, +8, +14 on another.
     assert sum(gains.values()) / len(gains) >= 0.05, gains
+    assert sum(gain > 0 for gain in gains.values()) >= 4 and min(gains.values()) >= -0.1, gains
     # The judged domain went to the judge (its final eval is mostly answered from the run's judge cache).
     asked = sum(after.get(f"eval/judge/{count}", 0) for count in ("requests", "cache_hits", "duplicates", "prefiltered"))
     assert after["eval/unjudged/judged"] == 0 and asked == 50
