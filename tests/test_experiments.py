@@ -43,7 +43,6 @@ def test_tiny_pipeline_every_stage_gains(tmp_path, ray_local):
     # The budget sweep after every stage (run.eval_thinking_budgets) is left out here: it changes no gain asserted
     # below and would add 50 evaluations; tests/test_stages.py checks its table. The budget stage runs 10 of its
     # 60 steps: nothing below measures it (its gain is README's 3-seed figure), it must only run and hand on its model.
-    # Mid-run evals are left out too (CI_OVERRIDES): what is asserted is each stage's final eval.
     config = load_config(ROOT / "experiments/tiny_pipeline.yaml", [f"run.out_dir={tmp_path}", "run.eval_thinking_budgets=[]",
                                                                    "stages.budget_rl.run.total_steps=10", *CI_OVERRIDES])
     summary = run_pipeline(config)
@@ -105,7 +104,6 @@ def test_tiny_general_every_domain_gains_after_general_rl(tmp_path, ray_local, t
 
     docker_sandbox_or_skip(size=1).close()  # the code domain runs in the sandbox
     # The judge: the quick build (the session's, also served on loopback in tests/test_judge.py), held by a Ray actor.
-    # Mid-run evals left out (the stage's final eval is what is asserted; training does not depend on them).
     config = load_config(ROOT / "experiments/tiny_general.yaml",
                          [f"run.out_dir={tmp_path}", f"judge.model={judge_checkpoint(tiny_judge_build)}",
                           *CI_OVERRIDES])

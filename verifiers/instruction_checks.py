@@ -139,7 +139,7 @@ def postscript(text: str, *, postscript_marker: str) -> Outcome:
     if not found:
         return Outcome(False, "no postscript")
     # "At the end of your response": after the postscript's paragraph, only further postscripts.
-    later = [p for p in re.split(r"\n[ \t]*\n", text[found[-1].end():])[1:] if p.strip()]
+    later = paragraphs_by_blank_lines(text[found[-1].start():])[1:]  # [0] is the postscript's own paragraph
     if any(not _ANY_POSTSCRIPT_RE.match(paragraph) for paragraph in later):
         return Outcome(False, f"{postscript_marker!r} is not at the end: the response goes on after it")
     return Outcome(True, f"ends with a postscript starting with {postscript_marker!r}")

@@ -95,7 +95,7 @@ class VerifierPool:
         self.verifier = verifier
         self.timeout_s = timeout_s
         self.workers = workers or os.cpu_count() or 1
-        self._pool = ProcessPool(max_workers=self.workers, context=_mp_context())
+        self._pool = self._new_pool()
         self._closed = False
         self.reruns = 0  # items run again because their worker died under them
         self.pool_restarts = 0  # pools replaced because pebble gave up on them
@@ -127,8 +127,11 @@ class VerifierPool:
                                      timeout=request.timeout_s or self.timeout_s)
         return self._pool, future
 
+    def _new_pool(self) -> ProcessPool:
+        return ProcessPool(max_workers=self.workers, context=_mp_context())
+
     def _restart_pool(self) -> None:
-        broken, self._pool = self._pool, ProcessPool(max_workers=self.workers, context=_mp_context())
+        broken, self._pool = self._pool, self._new_pool()
         self.pool_restarts += 1
         print("verifier pool broke (a worker died while none was busy); started a fresh one, "
               "the items it held run again there", flush=True)
