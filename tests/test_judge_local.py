@@ -1,7 +1,8 @@
 """The local judge backend (``verifiers.judge.local``): a transformers model in one shared Ray actor.
 
 Tiny models built here (``tests.helpers.judge_server.build_judge_model``): one trained to always answer
-VERDICT: YES, one untrained (no verdict line), one answering YES or NO by its message (to see order).
+VERDICT: YES, one untrained (no verdict line), one replying "and so on" without end, one answering YES or NO
+by its message (to see order).
 The plain class runs in this process; the actor tests start a local Ray runtime. Nothing is mocked.
 
     pytest tests/test_judge_local.py -m "not slow"   # the config checks (seconds)
@@ -62,6 +63,13 @@ def yes_model(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def untrained_model(tmp_path_factory) -> str:
     return str(build_judge_model(tmp_path_factory.mktemp("local_untrained")))
+
+
+@pytest.fixture(scope="session")
+def rambling_model(tmp_path_factory) -> str:
+    """Replies with "and so on" past any max_tokens: every reply costs its whole budget, on any CPU. (An untrained
+    model's greedy reply is not that: its argmax near-ties fall one way here and to an immediate end elsewhere.)"""
+    return str(build_judge_model(tmp_path_factory.mktemp("local_rambling"), reply="and so on " * 40))
 
 
 @pytest.fixture(scope="session")
@@ -142,16 +150,16 @@ def test_two_judges_share_one_actor_and_batches_keep_their_order(ray_local, yes_
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_a_killed_actor_leaves_its_batch_unjudged_and_the_next_call_starts_a_new_one(ray_local, untrained_model):
+def test_a_killed_actor_leaves_its_batch_unjudged_and_the_next_call_starts_a_new_one(ray_local, rambling_model):
     ray = ray_local
-    judge = Judge(local_config(untrained_model, max_tokens=64, batch_size=1))  # untrained: every reply runs to max_tokens
-    assert judge.ping() == [untrained_model]
+    judge = Judge(local_config(rambling_model, max_tokens=256, batch_size=1))
+    assert judge.ping() == [rambling_model]
     actor = judge.backend._handle()
     results = []
-    distinct = [replace(ITEMS[i % 3], response=f"{ITEMS[i % 3].response} ({i})", item_id=f"i{i}") for i in range(24)]  # no twins
+    distinct = [replace(ITEMS[i % 3], response=f"{ITEMS[i % 3].response} ({i})", item_id=f"i{i}") for i in range(240)]  # no twins
     call = threading.Thread(target=lambda: results.append(judge.judge(distinct)))
     call.start()
-    time.sleep(1.0)  # the batch is in the actor: 24 generate calls of 64 tokens each
+    time.sleep(1.0)  # the batch is in the actor: 240 replies of 256 tokens each, a minute's work or more on any CPU
     ray.kill(actor, no_restart=True)
     call.join(timeout=120)
     assert all(v.status == "error" and v.unjudged and "died" in v.reason and "next batch starts a new one" in v.reason
