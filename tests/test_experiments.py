@@ -117,6 +117,7 @@ def test_tiny_general_every_domain_gains_after_general_rl(tmp_path, ray_local, t
     # without flaking: the mixture gains on average, at least 4 of 5 domains rise and none falls by more than 5
     # problems. "Every domain rises" is the 3-seed claim in README (tiny_general's own runs).
     # Seed 0, quick judge, equal domain weights: +24, +6.5, +6, +16, +16 on one machine; +16, -4, +3, +8, +14 on another.
+    # With code and instructions at weight 1.5 (the yaml now): +12, +4.5, +6, +8, +20 in a clean-checkout CI run.
     assert sum(gains.values()) / len(gains) >= 0.05, gains
     assert sum(gain > 0 for gain in gains.values()) >= 4 and min(gains.values()) >= -0.1, gains
     # The judged domain went to the judge (its final eval is mostly answered from the run's judge cache).
